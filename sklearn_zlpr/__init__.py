@@ -1,0 +1,7 @@
+"""Multi-label classification with the ZLPR loss, for scikit-learn."""
+
+from ._classifier import ZLPRClassifier
+
+__version__ = "0.1.0"
+
+__all__ = ["ZLPRClassifier", "__version__"]

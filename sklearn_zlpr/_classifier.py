@@ -1,0 +1,617 @@
+"""ZLPRClassifier: a scikit-learn multi-label classifier trained with skorch."""
+
+import copy
+import numbers
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.special import expit, softmax
+from skorch.callbacks import EarlyStopping
+from skorch.helper import predefined_split
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils import assert_all_finite, check_random_state, column_or_1d
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._data import BatchDataset, identity_collate
+from ._modules import ACTIVATIONS, DenseMLP, SparseMLP
+from ._net import ZLPRNet
+from .losses import LOSSES, get_loss
+
+_OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
+
+_EXPECTED_Y = (
+    "ZLPRClassifier expects y to be a binary indicator matrix of shape "
+    "(n_samples, n_labels) with 0/1 entries (dense or scipy sparse), or 1-D class "
+    "labels."
+)
+_BINARIZER_HINT = (
+    " To turn lists of label names into an indicator matrix, use "
+    "sklearn.preprocessing.MultiLabelBinarizer: "
+    "y = MultiLabelBinarizer().fit_transform(label_lists)."
+)
+
+
+class ZLPRClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-label classifier trained with the ZLPR loss.
+
+    A neural network maps each sample to one raw score ``s_l`` per label and is
+    trained with the zero-bounded log-sum-exp & pairwise rank-based (ZLPR) loss
+    of Su et al. (paper Eq. 1). A label is predicted when its score is above
+    zero: the loss itself learns the decision threshold, so no tuning of a
+    threshold or of the number of labels per sample is needed.
+
+    Sparse input (for example TF-IDF rows) goes through a sum-mode
+    :class:`torch.nn.EmbeddingBag` fed straight from the CSR arrays, so it is
+    never densified; dense input goes through a linear layer. Either is followed
+    by the activation, dropout, optional hidden layers and a linear output layer
+    with one raw score per label. Training runs on a private
+    :class:`skorch.NeuralNet` stored as ``net_``, whose history, callbacks and
+    checkpointing stay available.
+
+    Parameters
+    ----------
+    loss : str or torch.nn.Module, default="zlpr"
+        The training loss: a name from :data:`sklearn_zlpr.losses.LOSSES` or a
+        module called as ``loss(input, target)`` on raw scores. A module with a
+        ``reduction`` attribute is switched to ``reduction="none"`` internally so
+        that ``sample_weight`` can be applied.
+
+    embedding_dim : int, default=256
+        Width of the input projection (the embedding bag for sparse input).
+
+    hidden_layer_sizes : tuple of int, default=()
+        Widths of further hidden layers after the input projection. The input
+        projection is followed by the activation, so the default network already
+        has one non-linear hidden layer of width ``embedding_dim``.
+
+    activation : {"relu", "gelu", "tanh", "logistic", "identity"}, default="relu"
+        Activation after the input projection and after each hidden layer.
+        ``"identity"`` with no hidden layers gives a (low-rank) linear model.
+
+    dropout : float, default=0.5
+        Dropout probability before every linear layer after the input projection.
+
+    optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
+        The optimizer.
+
+    lr : float, default=3e-3
+        Learning rate.
+
+    weight_decay : float, default=0.0
+        L2 penalty (decoupled for ``"adamw"``).
+
+    batch_size : int, default=256
+        Samples per training batch.
+
+    max_epochs : int, default=30
+        Maximum number of passes over the training data.
+
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training data, stop when the
+        validation loss has not improved for ``n_iter_no_change`` epochs and
+        restore the weights of the best epoch.
+
+    validation_fraction : float, default=0.1
+        Share of the training data held out when ``early_stopping=True``. The
+        split is a random one, which works for multi-label ``y``.
+
+    n_iter_no_change : int, default=3
+        Epochs without improvement of the validation loss before stopping.
+
+    threshold : float, default=0.0
+        ``predict`` returns the labels with ``decision_function(X) > threshold``.
+        The default is the paper's zero bound.
+
+    device : str or torch.device, default="auto"
+        ``"auto"`` uses CUDA when available and the CPU otherwise; any torch
+        device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...) is accepted.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weight initialisation, dropout, the shuffling of batches and
+        the validation split. With an int, refits on the CPU are identical.
+
+    verbose : int, default=0
+        Print skorch's epoch table when positive.
+
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks, added after the built-in ones.
+
+    net_params : dict, default=None
+        Extra keyword arguments for the underlying :class:`skorch.NeuralNet`
+        (for example ``{"iterator_train__num_workers": 2}``).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_labels,) or (n_classes,)
+        The label indices ``0..n_labels-1`` for indicator ``y``, or the class
+        labels for 1-D ``y``.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    net_ : ZLPRNet
+        The fitted skorch net (``net_.history``, ``net_.module_``, ...).
+
+    n_iter_ : int
+        Number of epochs run.
+
+    device_ : str
+        The device the model was trained on.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPClassifier : Multi-layer perceptron with BCE loss.
+    sklearn.multiclass.OneVsRestClassifier : One binary classifier per label.
+
+    Notes
+    -----
+    For indicator ``y`` the network is trained on the labels as given; rows
+    without any positive label are valid. For 1-D ``y`` each row has exactly one
+    positive label; ``predict`` then returns the class with the highest score
+    and ``predict_proba`` a softmax over classes that sums to one.
+
+    ``predict_proba`` uses the link that belongs to the loss: ``sigmoid(2 s)``
+    for ZLPR (paper Eq. 35) and ``sigmoid(s)`` for BCE.
+
+    References
+    ----------
+    J. Su, M. Zhu, A. Murtadha, S. Pan, B. Wen, Y. Liu. "ZLPR: A Novel Loss for
+    Multi-label Classification". arXiv:2208.02955, 2022.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_multilabel_classification
+    >>> from sklearn_zlpr import ZLPRClassifier
+    >>> X, Y = make_multilabel_classification(n_samples=200, random_state=0)
+    >>> clf = ZLPRClassifier(max_epochs=5, random_state=0).fit(X, Y)
+    >>> clf.predict(X[:2]).shape
+    (2, 5)
+    """
+
+    _parameter_constraints = {
+        "loss": [StrOptions(set(LOSSES)), torch.nn.Module],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "threshold": [Interval(Real, None, None, closed="neither")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+        "net_params": [dict, None],
+    }
+
+    def __init__(
+        self,
+        loss="zlpr",
+        *,
+        embedding_dim=256,
+        hidden_layer_sizes=(),
+        activation="relu",
+        dropout=0.5,
+        optimizer="adam",
+        lr=3e-3,
+        weight_decay=0.0,
+        batch_size=256,
+        max_epochs=30,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=3,
+        threshold=0.0,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        net_params=None,
+    ):
+        self.loss = loss
+        self.embedding_dim = embedding_dim
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.threshold = threshold
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.net_params = net_params
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on X and y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Numeric features, for example TF-IDF rows. Sparse input of any
+            format is converted to CSR and never densified.
+
+        y : {array-like, sparse matrix} of shape (n_samples, n_labels) or (n_samples,)
+            Binary indicator matrix (the main case), or 1-D class labels
+            (one positive label per row).
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative per-sample weights multiplying each sample's loss.
+
+        Returns
+        -------
+        self : ZLPRClassifier
+            The fitted estimator.
+        """
+        X = self._validate_X(X, reset=True)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        Y = self._encode_y(y)
+        check_consistent_length(X, Y)
+        if sample_weight is not None:
+            sample_weight = self._check_sample_weight(sample_weight, X, Y)
+
+        hidden = self._check_hidden_layer_sizes()
+        self.device_ = self._resolve_device()
+        criterion = self._make_criterion(sample_weight)
+
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        dataset = BatchDataset(X, Y, sample_weight)
+        train_split, callbacks = None, []
+        if self.early_stopping:
+            train_idx, valid_idx = self._split(X.shape[0], seed)
+            train_ds, valid_ds = dataset.subset(train_idx), dataset.subset(valid_idx)
+            train_split = predefined_split(valid_ds)
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        load_best=True,
+                        sink=print if self.verbose else _no_print,
+                    ),
+                )
+            )
+        else:
+            train_ds = dataset
+        callbacks += copy.deepcopy(self.callbacks or [])
+
+        optimizer = self.optimizer
+        if isinstance(optimizer, str):
+            optimizer = _OPTIMIZERS[optimizer]
+        module = SparseMLP if sp.issparse(X) else DenseMLP
+        generator = torch.Generator().manual_seed(seed + 1)
+        net_kwargs = dict(
+            module=module,
+            module__n_features=X.shape[1],
+            module__n_labels=Y.shape[1],
+            module__embedding_dim=self.embedding_dim,
+            module__hidden_layer_sizes=hidden,
+            module__activation=self.activation,
+            module__dropout=self.dropout,
+            criterion=criterion,
+            optimizer=optimizer,
+            optimizer__lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            train_split=train_split,
+            callbacks=callbacks,
+            iterator_train__shuffle=True,
+            iterator_train__generator=generator,
+            iterator_train__collate_fn=identity_collate,
+            iterator_valid__collate_fn=identity_collate,
+            iterator_valid__batch_size=max(self.batch_size, 1024),
+            device=self.device_,
+            verbose=self.verbose,
+        )
+        net_kwargs.update(self.net_params or {})
+        self.net_ = ZLPRNet(**net_kwargs)
+        with _seeded_torch(seed, self.device_):
+            self.net_.fit(train_ds, y=None)
+        self.n_iter_ = len(self.net_.history)
+        return self
+
+    # ------------------------------------------------------------ predict
+    def decision_function(self, X):
+        """Raw label scores ``s``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_labels), or (n_samples,) for binary 1-D y
+            Raw scores as float32; a label is predicted when its score is above
+            ``threshold``. For a binary 1-D target the score is
+            ``s_1 - s_0``, positive for ``classes_[1]``.
+        """
+        s = self._scores(X)
+        if not self._multilabel and len(self.classes_) == 2:
+            return s[:, 1] - s[:, 0]
+        return s
+
+    def predict(self, X):
+        """Predict labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples, n_labels) or (n_samples,)
+            Indicator matrix of int ``s > threshold`` for indicator ``y``; the
+            class with the highest score for 1-D ``y``.
+        """
+        s = self._scores(X)
+        if self._multilabel:
+            return (s > self.threshold).astype(np.int64)
+        return self.classes_[np.argmax(s, axis=1)]
+
+    def predict_proba(self, X):
+        """Label probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_labels) or (n_samples, n_classes)
+            For indicator ``y``: ``sigmoid(k s)`` per label, with ``k = 2`` for
+            ZLPR (paper Eq. 35) and ``k = 1`` for sigmoid-based losses, as
+            float64 strictly inside (0, 1). For 1-D ``y``: ``softmax(k s)``
+            over classes, rows summing to one.
+        """
+        s = self._scores(X).astype(np.float64)
+        scale = self._proba_scale()
+        if not self._multilabel:
+            return softmax(scale * s, axis=1)
+        eps = np.finfo(np.float64).eps
+        return np.clip(expit(scale * s), eps, 1.0 - eps)
+
+    # ------------------------------------------------------------ helpers
+    def _scores(self, X):
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return self.net_.predict_scores(BatchDataset(X)).numpy()
+
+    def _proba_scale(self):
+        return float(getattr(self.net_.criterion_, "proba_scale", 1.0))
+
+    def _validate_X(self, X, reset):
+        if isinstance(X, str) or (
+            isinstance(X, (list, tuple, np.ndarray))
+            and len(X) > 0
+            and isinstance(X[0], str)
+        ):
+            raise TypeError(
+                f"{type(self).__name__} expects numeric features, got text. "
+                "Vectorise the texts first, for example "
+                "make_pipeline(TfidfVectorizer(), ZLPRClassifier())."
+            )
+        return validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse="csr",
+            dtype=np.float32,
+            ensure_all_finite=True,
+        )
+
+    def _encode_y(self, y):
+        """Return Y as float32 CSR of shape (n_samples, n_labels); set classes_."""
+        if sp.issparse(y):
+            Y = sp.csr_matrix(y, dtype=np.float64)
+            if Y.shape[1] < 2:
+                raise ValueError(
+                    f"{_EXPECTED_Y} Got a sparse y of shape {Y.shape}; pass 1-D "
+                    "class labels as a dense 1-D array."
+                )
+            assert_all_finite(Y.data, input_name="y")
+            if not np.isin(Y.data, (0.0, 1.0)).all():
+                raise ValueError(
+                    f"Unknown label type: sparse y with values other than 0 and 1. "
+                    f"{_EXPECTED_Y}"
+                )
+            Y.eliminate_zeros()
+            self._multilabel = True
+            self.classes_ = np.arange(Y.shape[1])
+            return Y.astype(np.float32)
+
+        y_arr = y
+        if not isinstance(y, np.ndarray):
+            try:
+                y_arr = np.asarray(y)
+            except ValueError:  # ragged nested lists
+                y_arr = np.asarray(y, dtype=object)
+        if y_arr.dtype.kind == "f":
+            assert_all_finite(y_arr, input_name="y")
+        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+            y_arr = column_or_1d(y_arr, warn=True)
+        try:
+            y_type = type_of_target(y_arr, input_name="y")
+        except ValueError as exc:
+            raise ValueError(f"{exc} {_EXPECTED_Y}{_BINARIZER_HINT}") from exc
+
+        if y_type == "multilabel-indicator":
+            values = np.unique(y_arr)
+            if not np.isin(values, (0, 1)).all():
+                raise ValueError(
+                    f"Unknown label type: indicator y with values {values.tolist()}. "
+                    f"{_EXPECTED_Y} Map the values to 0 and 1."
+                )
+            self._multilabel = True
+            self.classes_ = np.arange(y_arr.shape[1])
+            return sp.csr_matrix(y_arr.astype(np.float32))
+        if y_type in ("binary", "multiclass"):
+            classes, codes = np.unique(y_arr, return_inverse=True)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"y has only one class ({classes[0]!r}); "
+                    f"{type(self).__name__} needs at least 2 classes for 1-D targets."
+                )
+            self._multilabel = False
+            self.classes_ = classes
+            n = len(codes)
+            return sp.csr_matrix(
+                (np.ones(n, dtype=np.float32), codes, np.arange(n + 1)),
+                shape=(n, len(classes)),
+            )
+        if y_type == "unknown" and y_arr.dtype == object:
+            raise ValueError(
+                "Unknown label type: y looks like lists of labels. "
+                f"{_EXPECTED_Y}{_BINARIZER_HINT}"
+            )
+        raise ValueError(
+            f"Unknown label type: {y_type!r}. {_EXPECTED_Y}"
+            + (
+                " Binarise continuous targets first (e.g. y > 0.5)."
+                if y_type.startswith("continuous")
+                else ""
+            )
+            + (
+                " For several multi-class outputs, use "
+                "sklearn.multioutput.MultiOutputClassifier."
+                if y_type == "multiclass-multioutput"
+                else ""
+            )
+        )
+
+    def _check_sample_weight(self, sample_weight, X, Y):
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        if sample_weight.sum() <= 0:
+            raise ValueError("sample_weight must have a positive sum; got all zeros.")
+        if not self._multilabel:
+            weighted_classes = np.unique(Y[sample_weight > 0].indices)
+            if len(weighted_classes) < 2:
+                raise ValueError(
+                    "Only one class has a non-zero sample_weight; "
+                    f"{type(self).__name__} needs at least 2 classes for 1-D targets."
+                )
+        # Normalised to mean 1 so that the loss scale, and so the effective
+        # learning rate, does not depend on the scale of the weights.
+        return sample_weight / sample_weight.mean()
+
+    def _check_hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral):
+            sizes = (sizes,)
+        sizes = tuple(sizes)
+        if not all(isinstance(w, numbers.Integral) and w > 0 for w in sizes):
+            raise ValueError(
+                "hidden_layer_sizes must be a tuple of positive ints, got "
+                f"{self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(w) for w in sizes)
+
+    def _resolve_device(self):
+        if isinstance(self.device, str) and self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, ValueError) as exc:
+            raise ValueError(
+                f"device must be 'auto' or a torch device string such as 'cpu' or "
+                f"'cuda:0'; got {self.device!r}."
+            ) from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} but CUDA is not available on this machine; "
+                "use device='auto' or device='cpu'."
+            )
+        return str(device)
+
+    def _make_criterion(self, sample_weight):
+        if isinstance(self.loss, str):
+            return get_loss(self.loss, reduction="none")
+        criterion = copy.deepcopy(self.loss)
+        if hasattr(criterion, "reduction"):
+            criterion.reduction = "none"
+        elif sample_weight is not None:
+            raise TypeError(
+                "sample_weight needs per-sample losses, but the loss module "
+                f"{type(self.loss).__name__} has no 'reduction' attribute. Give it "
+                "a `reduction` attribute that accepts 'none', or fit without "
+                "sample_weight."
+            )
+        return criterion
+
+    def _split(self, n_samples, seed):
+        n_valid = int(np.ceil(self.validation_fraction * n_samples))
+        if n_valid < 1 or n_samples - n_valid < 1:
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction="
+                f"{self.validation_fraction} of the {n_samples} training samples, "
+                "which leaves no training or no validation sample. Use more data, "
+                "change validation_fraction, or set early_stopping=False."
+            )
+        perm = np.random.RandomState(seed).permutation(n_samples)
+        return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+
+
+def _no_print(*args, **kwargs):
+    """Sink for skorch's early-stopping message (silent unless verbose)."""
+
+
+class _seeded_torch:
+    """Seed torch's global RNG for a block and restore the caller's state."""
+
+    def __init__(self, seed, device):
+        self.seed = seed
+        self.cuda = str(device).startswith("cuda")
+
+    def __enter__(self):
+        devices = list(range(torch.cuda.device_count())) if self.cuda else []
+        self._fork = torch.random.fork_rng(devices=devices)
+        self._fork.__enter__()
+        torch.manual_seed(self.seed)
+        return self
+
+    def __exit__(self, *exc):
+        return self._fork.__exit__(*exc)

@@ -1,0 +1,97 @@
+"""Torch modules that map features to raw label scores of shape (n, n_labels)."""
+
+import math
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "logistic": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+
+
+class _Head(nn.Module):
+    """Activation and dropout after the input projection, hidden layers, output."""
+
+    def __init__(self, in_dim, n_labels, hidden_layer_sizes, activation, dropout):
+        super().__init__()
+        layers = []
+        for width in hidden_layer_sizes:
+            layers += [ACTIVATIONS[activation](), nn.Dropout(dropout), nn.Linear(in_dim, width)]
+            in_dim = width
+        layers += [ACTIVATIONS[activation](), nn.Dropout(dropout), nn.Linear(in_dim, n_labels)]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, h):
+        return self.layers(h)
+
+
+def _init_projection(weight, bias, n_features):
+    # One init for both input layers, so that the sparse (EmbeddingBag) and the
+    # dense (Linear) model are the same function of the same seed. This is
+    # torch's Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    bound = 1.0 / math.sqrt(max(n_features, 1))
+    nn.init.uniform_(weight, -bound, bound)
+    nn.init.uniform_(bias, -bound, bound)
+
+
+class SparseMLP(nn.Module):
+    """Sum-mode embedding bag over sparse rows, then an MLP head.
+
+    ``EmbeddingBag(mode="sum")`` with the matrix values as per-sample weights is
+    exactly ``X @ W`` for a CSR matrix ``X``, computed from its non-zeros only.
+
+    Parameters
+    ----------
+    n_features : int
+    n_labels : int
+    embedding_dim : int
+    hidden_layer_sizes : tuple of int
+    activation : str
+    dropout : float
+    """
+
+    def __init__(self, n_features, n_labels, embedding_dim, hidden_layer_sizes,
+                 activation, dropout):
+        super().__init__()
+        # _weight skips EmbeddingBag's own N(0, 1) init (and its random draws).
+        self.embedding = nn.EmbeddingBag(
+            n_features, embedding_dim, mode="sum",
+            _weight=torch.empty(n_features, embedding_dim),
+        )
+        self.bias = nn.Parameter(torch.empty(embedding_dim))
+        _init_projection(self.embedding.weight, self.bias, n_features)
+        self.head = _Head(embedding_dim, n_labels, hidden_layer_sizes, activation, dropout)
+
+    def forward(self, indices, offsets, weights):
+        h = self.embedding(indices, offsets, per_sample_weights=weights) + self.bias
+        return self.head(h)
+
+
+class DenseMLP(nn.Module):
+    """Linear input projection over dense rows, then the same head as SparseMLP.
+
+    Parameters
+    ----------
+    n_features : int
+    n_labels : int
+    embedding_dim : int
+    hidden_layer_sizes : tuple of int
+    activation : str
+    dropout : float
+    """
+
+    def __init__(self, n_features, n_labels, embedding_dim, hidden_layer_sizes,
+                 activation, dropout):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_features, embedding_dim))
+        self.bias = nn.Parameter(torch.empty(embedding_dim))
+        _init_projection(self.weight, self.bias, n_features)
+        self.head = _Head(embedding_dim, n_labels, hidden_layer_sizes, activation, dropout)
+
+    def forward(self, X):
+        return self.head(torch.addmm(self.bias, X, self.weight))
