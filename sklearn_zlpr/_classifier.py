@@ -317,7 +317,14 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         optimizer = self.optimizer
         if isinstance(optimizer, str):
             optimizer = _OPTIMIZERS[optimizer]
-        module = SparseMLP if sp.issparse(X) else DenseMLP
+        module_kwargs = {}
+        if sp.issparse(X):
+            module = SparseMLP
+            # Lazy Adam on the embedding table: an update touches only the
+            # rows of the features in the batch, not the whole vocabulary.
+            module_kwargs["module__sparse"] = self.optimizer in ("adam", "adamw")
+        else:
+            module = DenseMLP
         generator = torch.Generator().manual_seed(seed + 1)
         net_kwargs = dict(
             module=module,
@@ -342,6 +349,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             iterator_valid__batch_size=max(self.batch_size, 1024),
             device=self.device_,
             verbose=self.verbose,
+            **module_kwargs,
         )
         net_kwargs.update(self.net_params or {})
         self.net_ = ZLPRNet(**net_kwargs)
@@ -477,6 +485,11 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         except ValueError as exc:
             raise ValueError(f"{exc} {_EXPECTED_Y}{_BINARIZER_HINT}") from exc
 
+        if y_arr.ndim == 2 and y_arr.dtype.kind in "OSU":
+            raise ValueError(
+                "Unknown label type: y holds label names, not 0/1 indicators. "
+                f"{_EXPECTED_Y}{_BINARIZER_HINT}"
+            )
         if y_type == "multilabel-indicator":
             values = np.unique(y_arr)
             if not np.isin(values, (0, 1)).all():

@@ -53,19 +53,26 @@ class SparseMLP(nn.Module):
     hidden_layer_sizes : tuple of int
     activation : str
     dropout : float
+    sparse : bool, default=False
+        Sparse gradients for the embedding table: a backward pass then costs
+        O(batch non-zeros x embedding_dim) instead of O(n_features x embedding_dim).
     """
 
     def __init__(self, n_features, n_labels, embedding_dim, hidden_layer_sizes,
-                 activation, dropout):
+                 activation, dropout, sparse=False):
         super().__init__()
         # _weight skips EmbeddingBag's own N(0, 1) init (and its random draws).
         self.embedding = nn.EmbeddingBag(
-            n_features, embedding_dim, mode="sum",
+            n_features, embedding_dim, mode="sum", sparse=sparse,
             _weight=torch.empty(n_features, embedding_dim),
         )
         self.bias = nn.Parameter(torch.empty(embedding_dim))
         _init_projection(self.embedding.weight, self.bias, n_features)
         self.head = _Head(embedding_dim, n_labels, hidden_layer_sizes, activation, dropout)
+
+    def sparse_parameter_names(self):
+        """Names of the parameters that receive sparse gradients."""
+        return ["embedding.weight"] if self.embedding.sparse else []
 
     def forward(self, indices, offsets, weights):
         h = self.embedding(indices, offsets, per_sample_weights=weights) + self.bias

@@ -18,6 +18,39 @@ class ZLPRNet(NeuralNet):
       mean, or the criterion returns a scalar and no weights are used.
     """
 
+    def initialize_optimizer(self, *args, **kwargs):
+        """Create the optimizer; sparse embedding tables get SparseAdam.
+
+        Parameters that receive sparse gradients (the embedding table of a
+        sparse-input module built with ``sparse=True``) are updated by
+        :class:`torch.optim.SparseAdam` (lazy Adam: only the rows of features
+        present in a batch move), registered as ``optimizer_sparse_``; every
+        other parameter by ``optimizer`` as usual.
+        """
+        sparse_names = set(getattr(self.module_, "sparse_parameter_names", list)())
+        if not sparse_names:
+            return super().initialize_optimizer(*args, **kwargs)
+        named = list(self.get_all_learnable_params())
+        dense = [(n, p) for n, p in named if n not in sparse_names]
+        sparse = [p for n, p in named if n in sparse_names]
+        opt_args, opt_kwargs = self.get_params_for_optimizer("optimizer", dense)
+        self.optimizer_ = self.optimizer(*opt_args, **opt_kwargs)
+        shared = {k: opt_kwargs[k] for k in ("betas", "eps") if k in opt_kwargs}
+        self.optimizer_sparse_ = torch.optim.SparseAdam(
+            sparse, lr=opt_kwargs.get("lr", self.lr), **shared
+        )
+        return self
+
+    def _step_optimizer(self, step_fn):
+        # skorch passes the forward/backward closure to every optimizer's
+        # step(), which would run it once per optimizer (and the second time
+        # on parameters the first optimizer already moved). With several
+        # optimizers (none of which needs a closure), run it once.
+        if step_fn is not None and len(self._optimizers) > 1:
+            step_fn()
+            step_fn = None
+        super()._step_optimizer(step_fn)
+
     def infer(self, x, **fit_params):
         x = x.to(self.device)
         if isinstance(x, SparseBatch):

@@ -1,0 +1,523 @@
+"""ZLPRClassifier: output contract, determinism, persistence, errors, sparsity."""
+
+import gzip
+import json
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from skorch.callbacks import Callback
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import f1_score, label_ranking_loss, make_scorer
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MultiLabelBinarizer
+
+from sklearn_zlpr import ZLPRClassifier, __version__
+from sklearn_zlpr.losses import ZLPRLoss, zlpr_loss
+
+from .conftest import DATASETS
+
+FAST = dict(max_epochs=10, batch_size=32, random_state=0, device="cpu")
+
+
+def _expit(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@pytest.fixture(scope="module")
+def fitted(multilabel_data):
+    X, Y = multilabel_data
+    return ZLPRClassifier(**FAST).fit(X[:500], Y[:500])
+
+
+def test_version():
+    assert isinstance(__version__, str) and __version__.count(".") >= 2
+
+
+# ---------------------------------------------------------------- contract
+def test_output_contract(fitted, multilabel_data):
+    X, Y = multilabel_data
+    Xt = X[500:]
+    s = fitted.decision_function(Xt)
+    assert s.shape == (100, Y.shape[1]) and s.dtype.kind == "f"
+    pred = fitted.predict(Xt)
+    assert pred.shape == s.shape and pred.dtype.kind == "i"
+    np.testing.assert_array_equal(pred, (s > 0).astype(int))
+    proba = fitted.predict_proba(Xt)
+    assert proba.dtype == np.float64
+    assert ((proba > 0) & (proba < 1)).all()
+    # ZLPR's link is sigmoid(2 s) (paper Eq. 35).
+    np.testing.assert_allclose(proba, _expit(2.0 * s.astype(np.float64)), rtol=1e-12)
+    np.testing.assert_array_equal(fitted.classes_, np.arange(Y.shape[1]))
+    assert fitted.n_features_in_ == X.shape[1]
+    assert fitted.device_ == "cpu"
+    # It learned something: better than predicting every row's labels empty.
+    assert f1_score(Y[500:], pred, average="samples", zero_division=1.0) > f1_score(
+        Y[500:], np.zeros_like(pred), average="samples", zero_division=1.0
+    )
+
+
+def test_bce_uses_plain_sigmoid(multilabel_data):
+    X, Y = multilabel_data
+    clf = ZLPRClassifier(loss="bce", **FAST).fit(X, Y)
+    s = clf.decision_function(X[:50]).astype(np.float64)
+    np.testing.assert_allclose(clf.predict_proba(X[:50]), _expit(s), rtol=1e-12)
+
+
+def test_predict_proba_strictly_inside_unit_interval(fitted, multilabel_data):
+    X, _ = multilabel_data
+    # Scale the input so that the scores become huge: the probabilities must
+    # still stay strictly inside (0, 1).
+    proba = fitted.predict_proba(X[:20] * 1e4)
+    assert np.abs(fitted.decision_function(X[:20] * 1e4)).max() > 100
+    assert ((proba > 0) & (proba < 1)).all()
+
+
+def test_threshold(multilabel_data):
+    X, Y = multilabel_data
+    clf = ZLPRClassifier(threshold=0.7, **FAST).fit(X, Y)
+    s = clf.decision_function(X)
+    np.testing.assert_array_equal(clf.predict(X), (s > 0.7).astype(int))
+
+
+def test_sparse_and_dense_input_give_the_same_model(multilabel_data):
+    X, Y = multilabel_data
+    X, Y = X[:300], Y[:300]
+    # SGD: the same optimizer on both paths (with Adam the sparse path updates
+    # its embedding table lazily, see the next test).
+    params = dict(max_epochs=3, optimizer="sgd", lr=0.5, random_state=0, device="cpu")
+    s_csr = ZLPRClassifier(**params).fit(X, Y).decision_function(X)
+    s_dense = ZLPRClassifier(**params).fit(X.toarray(), Y).decision_function(X.toarray())
+    s_csc = ZLPRClassifier(**params).fit(X.tocsc(), Y).decision_function(X.tocoo())
+    # EmbeddingBag(sum, per_sample_weights) over CSR equals X @ W.
+    np.testing.assert_allclose(s_csr, s_dense, atol=1e-4)
+    np.testing.assert_array_equal(s_csr, s_csc)
+
+
+def test_lazy_adam_equals_adam_when_every_feature_is_in_every_batch(multilabel_data):
+    X, Y = multilabel_data
+    # No zero entries and one batch per epoch: every embedding row is updated
+    # at every step, where lazy Adam (SparseAdam) and Adam coincide.
+    Xfull = sp.csr_matrix(X[:200].toarray() + 0.01)
+    # (SparseAdam adds eps before the bias correction, Adam after it: a tiny
+    # eps makes that difference vanish.)
+    params = dict(max_epochs=5, batch_size=200, early_stopping=False, dropout=0.0,
+                  random_state=0, device="cpu", net_params={"optimizer__eps": 1e-15})
+    sparse_clf = ZLPRClassifier(**params).fit(Xfull, Y[:200])
+    assert isinstance(sparse_clf.net_.optimizer_sparse_, torch.optim.SparseAdam)
+    assert sparse_clf.net_.module_.embedding.sparse
+    dense_clf = ZLPRClassifier(**params).fit(Xfull.toarray(), Y[:200])
+    np.testing.assert_allclose(
+        sparse_clf.decision_function(Xfull), dense_clf.decision_function(Xfull.toarray()),
+        atol=1e-4,
+    )
+    # Rows of features absent from every batch are never touched.
+    X_gap = X[:200].tolil()
+    X_gap[:, 5] = 0
+    X_gap = X_gap.tocsr()
+    X_gap.eliminate_zeros()
+    clf = ZLPRClassifier(max_epochs=2, early_stopping=False, random_state=0)
+    clf.fit(X_gap, Y[:200])
+    untouched = clf.net_.module_.embedding.weight[5].detach()
+    touched = clf.net_.module_.embedding.weight[6].detach()
+    ref = ZLPRClassifier(early_stopping=False, random_state=0)
+    ref.set_params(net_params={"max_epochs": 0}).fit(X_gap, Y[:200])  # initial weights
+    assert not torch.equal(touched, ref.net_.module_.embedding.weight[6].detach())
+    torch.testing.assert_close(untouched, ref.net_.module_.embedding.weight[5].detach())
+
+
+def test_sparse_target_equals_dense_target(multilabel_data):
+    X, Y = multilabel_data
+    a = ZLPRClassifier(**FAST).fit(X, Y).decision_function(X)
+    b = ZLPRClassifier(**FAST).fit(X, sp.csr_matrix(Y)).decision_function(X)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_rows_without_labels(multilabel_data):
+    X, Y = multilabel_data
+    Y = Y.copy()
+    Y[: int(0.8 * len(Y))] = 0  # most rows have no positive label
+    clf = ZLPRClassifier(**FAST).fit(X, Y)
+    pred = clf.predict(X)
+    assert (pred.sum(1) == 0).mean() > 0.5
+
+
+def test_multiclass_1d_targets(multilabel_data):
+    X, Y = multilabel_data
+    names = np.array(["ant", "bee", "cat"])
+    y = names[np.argmax(Y[:, :3] + 0.1 * np.arange(3), axis=1)]
+    clf = ZLPRClassifier(**FAST).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, names)
+    pred = clf.predict(X)
+    assert pred.shape == (X.shape[0],) and set(pred) <= set(names)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    s = clf.decision_function(X)
+    np.testing.assert_array_equal(names[s.argmax(1)], pred)
+    np.testing.assert_array_equal(names[proba.argmax(1)], pred)
+
+
+def test_binary_1d_targets(multilabel_data):
+    X, Y = multilabel_data
+    y = Y[:, 0]
+    clf = ZLPRClassifier(**FAST).fit(X, y)
+    d = clf.decision_function(X)
+    assert d.shape == (X.shape[0],)
+    np.testing.assert_array_equal(clf.predict(X), (d > 0).astype(int))
+    # Probability of the positive class grows with the decision value.
+    p1 = clf.predict_proba(X)[:, 1]
+    order = np.argsort(d)
+    assert (np.diff(p1[order]) >= 0).all()
+
+
+def test_identity_activation_gives_a_linear_model(multilabel_data):
+    X, Y = multilabel_data
+    clf = ZLPRClassifier(activation="identity", dropout=0.0, **FAST).fit(X, Y)
+    a, b = X[:5], X[5:10]
+    lhs = clf.decision_function(0.3 * a + 0.7 * b)
+    rhs = 0.3 * clf.decision_function(a) + 0.7 * clf.decision_function(b)
+    np.testing.assert_allclose(lhs, rhs, atol=1e-5)
+
+
+def test_hidden_layers_build_the_requested_network(multilabel_data):
+    X, Y = multilabel_data
+    clf = ZLPRClassifier(
+        embedding_dim=16, hidden_layer_sizes=(12, 7), activation="tanh", **FAST
+    ).fit(X, Y)
+    linears = [m for m in clf.net_.module_.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [
+        (16, 12), (12, 7), (7, Y.shape[1])
+    ]
+    assert any(isinstance(m, torch.nn.Tanh) for m in clf.net_.module_.modules())
+    assert isinstance(clf.net_.module_.embedding, torch.nn.EmbeddingBag)
+
+
+@pytest.mark.parametrize(
+    "optimizer, cls",
+    [("sgd", torch.optim.SGD), ("adamw", torch.optim.AdamW), (torch.optim.RMSprop, torch.optim.RMSprop)],
+)
+def test_optimizers(multilabel_data, optimizer, cls):
+    X, Y = multilabel_data
+    clf = ZLPRClassifier(optimizer=optimizer, lr=0.01, weight_decay=1e-4, **FAST)
+    clf.fit(X, Y)
+    assert isinstance(clf.net_.optimizer_, cls)
+    assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == 1e-4
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == 0.01
+
+
+# ------------------------------------------------------------ determinism
+def test_random_state_makes_refits_identical(multilabel_data):
+    X, Y = multilabel_data
+    a = ZLPRClassifier(random_state=3, max_epochs=4).fit(X, Y).decision_function(X)
+    b = ZLPRClassifier(random_state=3, max_epochs=4).fit(X, Y).decision_function(X)
+    c = ZLPRClassifier(random_state=4, max_epochs=4).fit(X, Y).decision_function(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_fit_leaves_global_torch_rng_alone(multilabel_data):
+    X, Y = multilabel_data
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    ZLPRClassifier(max_epochs=1, random_state=0).fit(X, Y)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+# ------------------------------------------------------------- training
+def test_early_stopping_restores_the_best_epoch(multilabel_data):
+    X, Y = multilabel_data
+    clf = ZLPRClassifier(
+        lr=0.05, max_epochs=40, n_iter_no_change=2, random_state=0, dropout=0.0
+    ).fit(X, Y)
+    history = clf.net_.history
+    valid = np.array(history[:, "valid_loss"])
+    assert clf.n_iter_ == len(valid) < 40  # stopped early
+    best = int(np.argmin(valid))
+    assert best < len(valid) - 1
+    # The restored weights are the best epoch's: recompute the validation loss
+    # on the held-out rows with the functional loss.
+    train_idx, valid_idx = clf._split(X.shape[0], _seed_of(0))
+    s = torch.as_tensor(clf.decision_function(X[valid_idx]))
+    recomputed = zlpr_loss(s, torch.as_tensor(Y[valid_idx], dtype=torch.float32)).item()
+    assert recomputed == pytest.approx(valid.min(), rel=1e-4)
+    assert recomputed < valid[-1]
+
+
+def _seed_of(random_state):
+    from sklearn.utils import check_random_state
+
+    return check_random_state(random_state).randint(np.iinfo(np.int32).max)
+
+
+def test_no_early_stopping_runs_max_epochs(multilabel_data):
+    X, Y = multilabel_data
+    clf = ZLPRClassifier(early_stopping=False, max_epochs=3, random_state=0).fit(X, Y)
+    assert clf.n_iter_ == 3
+    assert "valid_loss" not in clf.net_.history[-1]
+
+
+class _EpochCounter(Callback):
+    def __init__(self):
+        self.epochs = 0
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
+
+
+def test_user_callbacks_run_and_are_not_mutated(multilabel_data):
+    X, Y = multilabel_data
+    counter = _EpochCounter()
+    clf = ZLPRClassifier(
+        early_stopping=False, max_epochs=3, callbacks=[("count", counter)], random_state=0
+    ).fit(X, Y)
+    assert counter.epochs == 0  # the estimator's parameter is left untouched
+    assert dict(clf.net_.callbacks_)["count"].epochs == 3
+
+
+def test_verbose_prints_the_epoch_table(multilabel_data, capsys):
+    X, Y = multilabel_data
+    ZLPRClassifier(verbose=1, max_epochs=2, random_state=0).fit(X, Y)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "valid_loss" in out
+
+
+def test_sample_weight(multilabel_data):
+    X, Y = multilabel_data
+    base = ZLPRClassifier(**FAST).fit(X, Y).decision_function(X)
+    scaled = ZLPRClassifier(**FAST).fit(X, Y, sample_weight=np.full(len(Y), 7.0))
+    np.testing.assert_allclose(scaled.decision_function(X), base, atol=1e-5)
+    # Zero weight on every sample that carries label 0: it is never seen as
+    # positive, so it is (almost) never predicted.
+    w = (Y[:, 0] == 0).astype(float)
+    clf = ZLPRClassifier(**FAST).fit(X, Y, sample_weight=w)
+    assert clf.predict(X)[:, 0].mean() < 0.5 * Y[:, 0].mean()
+    with pytest.raises(ValueError, match="[Ss]ample weights? .*non-zero"):
+        ZLPRClassifier(**FAST).fit(X, Y, sample_weight=np.zeros(len(Y)))
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        ZLPRClassifier(**FAST).fit(X, Y, sample_weight=-np.ones(len(Y)))
+
+
+class _ScalarZLPR(torch.nn.Module):
+    """A user loss module without a reduction attribute."""
+
+    def forward(self, input, target):
+        return zlpr_loss(input, target)
+
+
+def test_loss_module_instances(multilabel_data):
+    X, Y = multilabel_data
+    by_name = ZLPRClassifier(**FAST).fit(X, Y).decision_function(X)
+    by_module = ZLPRClassifier(loss=ZLPRLoss(), **FAST).fit(X, Y).decision_function(X)
+    by_scalar = ZLPRClassifier(loss=_ScalarZLPR(), **FAST).fit(X, Y).decision_function(X)
+    np.testing.assert_array_equal(by_name, by_module)
+    np.testing.assert_allclose(by_name, by_scalar, atol=1e-5)
+    with pytest.raises(TypeError, match="reduction"):
+        ZLPRClassifier(loss=_ScalarZLPR(), **FAST).fit(X, Y, sample_weight=np.ones(len(Y)))
+
+
+# --------------------------------------------------------------- persistence
+def test_pickle_round_trip(fitted, multilabel_data):
+    X, _ = multilabel_data
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.decision_function(X), fitted.decision_function(X))
+    np.testing.assert_array_equal(restored.predict(X), fitted.predict(X))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a CPU-only machine")
+def test_model_saved_on_cuda_loads_on_cpu_only_machine(fitted, multilabel_data):
+    X, _ = multilabel_data
+    clf = pickle.loads(pickle.dumps(fitted))
+    clf.net_.device = "cuda"  # as if it had been trained on a GPU
+    blob = pickle.dumps(clf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skorch warns that it maps CUDA to CPU
+        restored = pickle.loads(blob)
+    assert str(restored.net_.device) == "cpu"
+    np.testing.assert_array_equal(restored.decision_function(X), fitted.decision_function(X))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_fit_predict_and_cpu_copy(multilabel_data):
+    X, Y = multilabel_data
+    clf = ZLPRClassifier(device="cuda", max_epochs=3, random_state=0).fit(X, Y)
+    assert next(clf.net_.module_.parameters()).is_cuda
+    assert clf.predict(X).shape == Y.shape
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(restored.decision_function(X), clf.decision_function(X))
+
+
+# ------------------------------------------------------------ sparse stays sparse
+def test_csr_input_is_never_densified(multilabel_data, monkeypatch):
+    X, Y = multilabel_data
+    n_features = X.shape[1]
+    assert n_features != Y.shape[1]
+
+    def guard(original):
+        def wrapper(self, *args, **kwargs):
+            if self.shape[-1] == n_features:
+                raise AssertionError("X was densified")
+            return original(self, *args, **kwargs)
+
+        return wrapper
+
+    base = sp._base._spbase
+    for name in ("toarray", "todense"):
+        monkeypatch.setattr(base, name, guard(getattr(base, name)))
+    for cls in (sp.csr_matrix, sp.csr_array, sp.coo_matrix, sp.csc_matrix):
+        for name in ("toarray", "todense"):
+            if name in vars(cls) or hasattr(cls, name):
+                monkeypatch.setattr(cls, name, guard(getattr(cls, name)))
+    with pytest.raises(AssertionError, match="densified"):
+        X.toarray()  # the guard works
+    clf = ZLPRClassifier(max_epochs=2, random_state=0).fit(X, sp.csr_matrix(Y))
+    assert clf.predict(X).shape == Y.shape
+    clf.predict_proba(sp.csr_array(X))
+
+
+# ------------------------------------------------------------------ errors
+def test_errors_on_bad_targets(multilabel_data):
+    X, Y = multilabel_data
+    clf = ZLPRClassifier(**FAST)
+    n = X.shape[0]
+    with pytest.raises(ValueError, match="Unknown label type: 'continuous'.*binary indicator"):
+        clf.fit(X, np.linspace(0, 1, n))
+    with pytest.raises(ValueError, match="MultiLabelBinarizer"):
+        clf.fit(X[:3], [["a", "b"], ["c"], []])
+    with pytest.raises(ValueError, match="MultiLabelBinarizer"):
+        clf.fit(X[:3], [["a", "b"], ["c", "d"], ["e", "f"]])
+    with pytest.raises(ValueError, match="values \\[1, 2\\]"):
+        clf.fit(X, np.where(Y > 0, 2, Y) + (Y == 0))
+    with pytest.raises(ValueError, match="MultiOutputClassifier"):
+        clf.fit(X, np.random.RandomState(0).randint(0, 3, size=(n, 3)))
+    with pytest.raises(ValueError, match="only one class"):
+        clf.fit(X, np.ones(n))
+    with pytest.raises(ValueError, match="requires y"):
+        clf.fit(X, None)
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        clf.fit(X, np.full(n, np.nan))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        clf.fit(X, Y[:-1])
+    bad = sp.csr_matrix(Y, dtype=float)
+    bad.data[:] = 0.5
+    with pytest.raises(ValueError, match="sparse y with values other than 0 and 1"):
+        clf.fit(X, bad)
+
+
+def test_errors_on_bad_features(fitted, multilabel_data):
+    X, Y = multilabel_data
+    clf = ZLPRClassifier(**FAST)
+    Xd = X[:50].toarray()
+    Xd[3, 4] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.fit(Xd, Y[:50])
+    Xs = X[:50].copy()
+    Xs.data[0] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        clf.fit(Xs, Y[:50])
+    with pytest.raises(ValueError, match="0 sample"):
+        clf.fit(X[:0], Y[:0])
+    with pytest.raises(ValueError, match="X has 199 features, but ZLPRClassifier is expecting 200"):
+        fitted.predict(X[:, :199])
+    with pytest.raises(TypeError, match="TfidfVectorizer"):
+        clf.fit(["some text", "more text"], [0, 1])
+    with pytest.raises(NotFittedError):
+        ZLPRClassifier().predict(X)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"device": "tpu9"}, "device must be 'auto' or a torch device"),
+        ({"loss": "hinge"}, "'loss' parameter"),
+        ({"hidden_layer_sizes": (10, -1)}, "hidden_layer_sizes must be a tuple of positive"),
+        ({"lr": 0.0}, "'lr' parameter"),
+        ({"dropout": 1.0}, "'dropout' parameter"),
+        ({"activation": "swish"}, "'activation' parameter"),
+        ({"validation_fraction": 0.0}, "'validation_fraction' parameter"),
+    ],
+)
+def test_errors_on_bad_parameters(multilabel_data, params, match):
+    X, Y = multilabel_data
+    with pytest.raises(ValueError, match=match):
+        ZLPRClassifier(**params).fit(X, Y)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_requested_without_cuda(multilabel_data):
+    X, Y = multilabel_data
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        ZLPRClassifier(device="cuda").fit(X, Y)
+
+
+def test_too_small_for_a_validation_split(multilabel_data):
+    X, Y = multilabel_data
+    with pytest.raises(ValueError, match="early_stopping=False"):
+        ZLPRClassifier(validation_fraction=0.5).fit(X[:1], Y[:1])
+    # Without early stopping one sample is fine.
+    ZLPRClassifier(early_stopping=False, max_epochs=1).fit(X[:1], Y[:1])
+
+
+# ------------------------------------------------------------- model selection
+def test_grid_search_over_lr(multilabel_data):
+    X, Y = multilabel_data
+    grid = GridSearchCV(
+        ZLPRClassifier(max_epochs=10, batch_size=32, random_state=0),
+        {"lr": [1e-7, 1e-2]},
+        scoring=make_scorer(
+            label_ranking_loss, greater_is_better=False, response_method="decision_function"
+        ),
+        cv=3,
+    ).fit(X, Y)
+    # 10 epochs at lr=1e-7 leave the random initial network; 1e-2 learns.
+    assert grid.best_params_ == {"lr": 1e-2}
+    scores = grid.cv_results_["mean_test_score"]
+    assert scores[1] > scores[0] + 0.05
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    assert grid.predict(X).shape == Y.shape
+    cloned = clone(grid.best_estimator_)
+    assert not hasattr(cloned, "net_")
+
+
+def _read_jsonl(path, limit):
+    texts, labels = [], []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i == limit:
+                break
+            row = json.loads(line)
+            texts.append(row["text"])
+            labels.append(row["labels"])
+    return texts, labels
+
+
+@pytest.mark.skipif(
+    not (DATASETS / "goemotions").is_dir(),
+    reason=f"real data sets not found at {DATASETS}",
+)
+def test_pipeline_on_real_texts():
+    folder = DATASETS / "goemotions"
+    names = (folder / "labels.txt").read_text().split()
+    tr_x, tr_y = _read_jsonl(folder / "train.jsonl.gz", 4000)
+    te_x, te_y = _read_jsonl(folder / "test.jsonl.gz", 1000)
+    mlb = MultiLabelBinarizer(classes=names)
+    Ytr, Yte = mlb.fit_transform(tr_y), mlb.transform(te_y)
+    pipe = make_pipeline(
+        TfidfVectorizer(sublinear_tf=True, min_df=2), ZLPRClassifier(random_state=0)
+    ).fit(tr_x, Ytr)
+    pred = pipe.predict(te_x)
+    proba = pipe.predict_proba(te_x)
+    assert pred.shape == proba.shape == Yte.shape
+    # Independent baseline: always predict the most frequent label ("neutral").
+    majority = np.zeros_like(Yte)
+    majority[:, Ytr.sum(0).argmax()] = 1
+    assert f1_score(Yte, pred, average="samples", zero_division=1.0) > f1_score(
+        Yte, majority, average="samples", zero_division=1.0
+    )
+    assert label_ranking_loss(Yte, pipe.decision_function(te_x)) < 0.25
