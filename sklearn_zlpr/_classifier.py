@@ -94,8 +94,10 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     weight_decay : float, default=0.0
         L2 penalty (decoupled for ``"adamw"``).
 
-    batch_size : int, default=256
-        Samples per training batch.
+    batch_size : int or "auto", default="auto"
+        Samples per training batch. ``"auto"`` uses
+        ``min(256, max(32, n_train // 100))``: about 100 optimizer steps per
+        epoch on small data sets, and batches of 256 (fast) on large ones.
 
     max_epochs : int, default=30
         Maximum number of passes over the training data.
@@ -152,6 +154,9 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     device_ : str
         The device the model was trained on.
 
+    batch_size_ : int
+        The training batch size used (resolves ``batch_size="auto"``).
+
     See Also
     --------
     sklearn.neural_network.MLPClassifier : Multi-layer perceptron with BCE loss.
@@ -191,7 +196,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -215,7 +220,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         optimizer="adam",
         lr=3e-3,
         weight_decay=0.0,
-        batch_size=256,
+        batch_size="auto",
         max_epochs=30,
         early_stopping=True,
         validation_fraction=0.1,
@@ -313,6 +318,9 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         else:
             train_ds = dataset
         callbacks += copy.deepcopy(self.callbacks or [])
+        self.batch_size_ = self.batch_size
+        if self.batch_size == "auto":
+            self.batch_size_ = min(256, max(32, len(train_ds) // 100))
 
         optimizer = self.optimizer
         if isinstance(optimizer, str):
@@ -338,7 +346,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             optimizer=optimizer,
             optimizer__lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
-            batch_size=self.batch_size,
+            batch_size=self.batch_size_,
             max_epochs=self.max_epochs,
             train_split=train_split,
             callbacks=callbacks,
@@ -346,7 +354,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             iterator_train__generator=generator,
             iterator_train__collate_fn=identity_collate,
             iterator_valid__collate_fn=identity_collate,
-            iterator_valid__batch_size=max(self.batch_size, 1024),
+            iterator_valid__batch_size=max(self.batch_size_, 1024),
             device=self.device_,
             verbose=self.verbose,
             **module_kwargs,
@@ -355,8 +363,17 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         self.net_ = ZLPRNet(**net_kwargs)
         with _seeded_torch(seed, self.device_):
             self.net_.fit(train_ds, y=None)
+        # The split holds the validation rows: drop it so that the fitted
+        # estimator (and its pickle) does not carry training data around.
+        self.net_.train_split = None
         self.n_iter_ = len(self.net_.history)
         return self
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "net_" in state:
+            # skorch maps a CUDA model to the CPU on a machine without CUDA.
+            self.device_ = str(self.net_.device)
 
     # ------------------------------------------------------------ predict
     def decision_function(self, X):

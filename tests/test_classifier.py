@@ -330,6 +330,13 @@ def test_pickle_round_trip(fitted, multilabel_data):
     np.testing.assert_array_equal(restored.predict(X), fitted.predict(X))
 
 
+def test_pickle_does_not_carry_training_data(multilabel_data):
+    X, Y = multilabel_data
+    small = ZLPRClassifier(max_epochs=1, random_state=0).fit(X, Y)
+    big = ZLPRClassifier(max_epochs=1, random_state=0).fit(sp.vstack([X] * 10), np.vstack([Y] * 10))
+    assert len(pickle.dumps(big)) < 1.05 * len(pickle.dumps(small))
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a CPU-only machine")
 def test_model_saved_on_cuda_loads_on_cpu_only_machine(fitted, multilabel_data):
     X, _ = multilabel_data
@@ -339,7 +346,7 @@ def test_model_saved_on_cuda_loads_on_cpu_only_machine(fitted, multilabel_data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # skorch warns that it maps CUDA to CPU
         restored = pickle.loads(blob)
-    assert str(restored.net_.device) == "cpu"
+    assert str(restored.net_.device) == "cpu" and restored.device_ == "cpu"
     np.testing.assert_array_equal(restored.decision_function(X), fitted.decision_function(X))
 
 
