@@ -54,9 +54,12 @@ def load(folder, train, test):
     tr_x, tr_y = read_jsonl(folder / train)
     te_x, te_y = read_jsonl(folder / test)
     # int64, not int8: scikit-learn's LabelBinarizer mishandles int8 indicators.
-    return tr_x, mlb.fit_transform(tr_y).astype(np.int64), te_x, mlb.transform(
-        te_y
-    ).astype(np.int64)
+    return (
+        tr_x,
+        mlb.fit_transform(tr_y).astype(np.int64),
+        te_x,
+        mlb.transform(te_y).astype(np.int64),
+    )
 
 
 def evaluate(model, Xtr, Ytr, Xte, Yte):
@@ -110,8 +113,12 @@ def main(argv=None):
         vec = TfidfVectorizer(sublinear_tf=True, min_df=2)
         Xtr, Xte = vec.fit_transform(tr_x), vec.transform(te_x)
         rows = {
-            "ZLPR": evaluate(ZLPRClassifier(random_state=0, **overrides), Xtr, Ytr, Xte, Yte),
-            "OvR-LR": evaluate(OneVsRestClassifier(LogisticRegression()), Xtr, Ytr, Xte, Yte),
+            "ZLPR": evaluate(
+                ZLPRClassifier(**{"random_state": 0, **overrides}), Xtr, Ytr, Xte, Yte
+            ),
+            "OvR-LR": evaluate(
+                OneVsRestClassifier(LogisticRegression()), Xtr, Ytr, Xte, Yte
+            ),
         }
         for model, r in rows.items():
             print(
@@ -121,7 +128,9 @@ def main(argv=None):
             )
         z, b = rows["ZLPR"], rows["OvR-LR"]
         ratio = z["fit_s"] / b["fit_s"]
-        print(f"{name:22s} fit-time ratio ZLPR/OvR-LR = {ratio:.2f} (must be <= {MAX_FIT_RATIO})")
+        print(
+            f"{name:22s} fit-time ratio ZLPR/OvR-LR = {ratio:.2f} (must be <= {MAX_FIT_RATIO})"
+        )
         if not z["SubACC"] > b["SubACC"]:
             failures.append(f"{name}: SubACC")
         if not z["ExF1"] > b["ExF1"]:
@@ -133,7 +142,9 @@ def main(argv=None):
     if failures:
         print("FAILED: " + "; ".join(failures))
         return 1
-    print("OK: ZLPR beats OvR-LR on SubACC, example F1 and ranking loss within 2x fit time.")
+    print(
+        "OK: ZLPR beats OvR-LR on SubACC, example F1 and ranking loss within 2x fit time."
+    )
     return 0
 
 

@@ -2,15 +2,13 @@
 
 import copy
 import numbers
-import warnings
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from scipy.special import expit, softmax
-from skorch.callbacks import EarlyStopping
-from skorch.helper import predefined_split
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import assert_all_finite, check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -21,6 +19,8 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
+from skorch.callbacks import EarlyStopping
+from skorch.helper import predefined_split
 
 from ._data import BatchDataset, identity_collate
 from ._modules import ACTIVATIONS, DenseMLP, SparseMLP
@@ -187,7 +187,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     (2, 5)
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         "loss": [StrOptions(set(LOSSES)), torch.nn.Module],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
@@ -196,7 +196,10 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],

@@ -21,9 +21,17 @@ class _Head(nn.Module):
         super().__init__()
         layers = []
         for width in hidden_layer_sizes:
-            layers += [ACTIVATIONS[activation](), nn.Dropout(dropout), nn.Linear(in_dim, width)]
+            layers += [
+                ACTIVATIONS[activation](),
+                nn.Dropout(dropout),
+                nn.Linear(in_dim, width),
+            ]
             in_dim = width
-        layers += [ACTIVATIONS[activation](), nn.Dropout(dropout), nn.Linear(in_dim, n_labels)]
+        layers += [
+            ACTIVATIONS[activation](),
+            nn.Dropout(dropout),
+            nn.Linear(in_dim, n_labels),
+        ]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, h):
@@ -58,17 +66,30 @@ class SparseMLP(nn.Module):
         O(batch non-zeros x embedding_dim) instead of O(n_features x embedding_dim).
     """
 
-    def __init__(self, n_features, n_labels, embedding_dim, hidden_layer_sizes,
-                 activation, dropout, sparse=False):
+    def __init__(
+        self,
+        n_features,
+        n_labels,
+        embedding_dim,
+        hidden_layer_sizes,
+        activation,
+        dropout,
+        sparse=False,
+    ):
         super().__init__()
         # _weight skips EmbeddingBag's own N(0, 1) init (and its random draws).
         self.embedding = nn.EmbeddingBag(
-            n_features, embedding_dim, mode="sum", sparse=sparse,
+            n_features,
+            embedding_dim,
+            mode="sum",
+            sparse=sparse,
             _weight=torch.empty(n_features, embedding_dim),
         )
         self.bias = nn.Parameter(torch.empty(embedding_dim))
         _init_projection(self.embedding.weight, self.bias, n_features)
-        self.head = _Head(embedding_dim, n_labels, hidden_layer_sizes, activation, dropout)
+        self.head = _Head(
+            embedding_dim, n_labels, hidden_layer_sizes, activation, dropout
+        )
 
     def sparse_parameter_names(self):
         """Names of the parameters that receive sparse gradients."""
@@ -92,13 +113,22 @@ class DenseMLP(nn.Module):
     dropout : float
     """
 
-    def __init__(self, n_features, n_labels, embedding_dim, hidden_layer_sizes,
-                 activation, dropout):
+    def __init__(
+        self,
+        n_features,
+        n_labels,
+        embedding_dim,
+        hidden_layer_sizes,
+        activation,
+        dropout,
+    ):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(n_features, embedding_dim))
         self.bias = nn.Parameter(torch.empty(embedding_dim))
         _init_projection(self.weight, self.bias, n_features)
-        self.head = _Head(embedding_dim, n_labels, hidden_layer_sizes, activation, dropout)
+        self.head = _Head(
+            embedding_dim, n_labels, hidden_layer_sizes, activation, dropout
+        )
 
     def forward(self, X):
         return self.head(torch.addmm(self.bias, X, self.weight))

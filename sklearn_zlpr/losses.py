@@ -37,9 +37,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 def _check_inputs(input, target, reduction):
     if reduction not in _REDUCTIONS:
-        raise ValueError(
-            f"reduction must be one of {_REDUCTIONS}; got {reduction!r}."
-        )
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}.")
     if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
         raise TypeError(
             "input and target must be torch tensors; got "
@@ -106,8 +104,12 @@ def zlpr_loss(input, target, reduction="mean"):
     positive = y > 0.5
     neg_inf = torch.tensor(float("-inf"), dtype=s.dtype, device=s.device)
     zero = torch.zeros_like(s[:, :1])
-    pos_term = torch.logsumexp(torch.cat([zero, torch.where(positive, -s, neg_inf)], 1), 1)
-    neg_term = torch.logsumexp(torch.cat([zero, torch.where(positive, neg_inf, s)], 1), 1)
+    pos_term = torch.logsumexp(
+        torch.cat([zero, torch.where(positive, -s, neg_inf)], 1), 1
+    )
+    neg_term = torch.logsumexp(
+        torch.cat([zero, torch.where(positive, neg_inf, s)], 1), 1
+    )
     return _reduce(pos_term + neg_term, reduction)
 
 

@@ -57,7 +57,9 @@ def test_zlpr_matches_reference(data):
 @given(scores_and_targets())
 def test_bce_matches_reference(data):
     s, y = data
-    got = bce_loss(torch.tensor(s), torch.tensor(y, dtype=torch.float64), reduction="none")
+    got = bce_loss(
+        torch.tensor(s), torch.tensor(y, dtype=torch.float64), reduction="none"
+    )
     np.testing.assert_allclose(got.numpy(), bce_reference(s, y), rtol=1e-6, atol=1e-12)
 
 
@@ -74,7 +76,9 @@ def test_reductions_and_properties(data):
         torch.testing.assert_close(fn(s_t, y_t), per_sample.mean())
         # Label permutation equivariance.
         perm = torch.randperm(s.shape[1], generator=torch.Generator().manual_seed(0))
-        torch.testing.assert_close(fn(s_t[:, perm], y_t[:, perm], reduction="none"), per_sample)
+        torch.testing.assert_close(
+            fn(s_t[:, perm], y_t[:, perm], reduction="none"), per_sample
+        )
 
 
 def test_zlpr_special_rows():
@@ -91,7 +95,9 @@ def test_zlpr_special_rows():
 
 @pytest.mark.parametrize("fn", [zlpr_loss, bce_loss])
 def test_stable_at_huge_scores_float32(fn):
-    s = torch.tensor([[1e4, -1e4, 1e4, -1e4], [-1e4, 1e4, 0.0, 3.0]], requires_grad=True)
+    s = torch.tensor(
+        [[1e4, -1e4, 1e4, -1e4], [-1e4, 1e4, 0.0, 3.0]], requires_grad=True
+    )
     y = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
     loss = fn(s, y)
     loss.backward()
@@ -142,7 +148,9 @@ def test_modules_and_registry():
     assert get_loss("bce", reduction="sum").reduction == "sum"
     assert ZLPRLoss.proba_scale == 2.0 and BCELoss.proba_scale == 1.0
     s, y = torch.randn(3, 4), (torch.rand(3, 4) > 0.5).float()
-    torch.testing.assert_close(ZLPRLoss(reduction="none")(s, y), zlpr_loss(s, y, "none"))
+    torch.testing.assert_close(
+        ZLPRLoss(reduction="none")(s, y), zlpr_loss(s, y, "none")
+    )
 
 
 def test_bad_arguments():
