@@ -190,7 +190,10 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         "loss": [StrOptions(set(LOSSES)), torch.nn.Module],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],

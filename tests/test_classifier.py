@@ -16,6 +16,7 @@ from sklearn.metrics import f1_score, label_ranking_loss, make_scorer
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MultiLabelBinarizer
+from sklearn.utils import get_tags
 from skorch.callbacks import Callback
 
 from sklearn_zlpr import ZLPRClassifier, __version__
@@ -34,6 +35,13 @@ def _expit(z):
 def fitted(multilabel_data):
     X, Y = multilabel_data
     return ZLPRClassifier(**FAST).fit(X[:500], Y[:500])
+
+
+def test_tags_declare_multilabel_and_sparse_input():
+    tags = get_tags(ZLPRClassifier())
+    assert tags.classifier_tags.multi_label
+    assert tags.input_tags.sparse
+    assert tags.estimator_type == "classifier"
 
 
 def test_version():
@@ -199,6 +207,17 @@ def test_identity_activation_gives_a_linear_model(multilabel_data):
     lhs = clf.decision_function(0.3 * a + 0.7 * b)
     rhs = 0.3 * clf.decision_function(a) + 0.7 * clf.decision_function(b)
     np.testing.assert_allclose(lhs, rhs, atol=1e-5)
+
+
+def test_hidden_layer_sizes_accepts_an_int(multilabel_data):
+    X, Y = multilabel_data
+    clf = ZLPRClassifier(embedding_dim=8, hidden_layer_sizes=5, max_epochs=1).fit(X, Y)
+    widths = [
+        m.out_features
+        for m in clf.net_.module_.modules()
+        if isinstance(m, torch.nn.Linear)
+    ]
+    assert widths == [5, Y.shape[1]]
 
 
 def test_hidden_layers_build_the_requested_network(multilabel_data):
