@@ -25,7 +25,7 @@ from skorch.helper import predefined_split
 from ._data import BatchDataset, identity_collate
 from ._modules import ACTIVATIONS, DenseMLP, SparseMLP
 from ._net import ZLPRNet
-from .losses import LOSSES, get_loss
+from .losses import LOSSES, get_loss, prediction_rule
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -65,8 +65,12 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     loss : str or torch.nn.Module, default="zlpr"
-        The training loss: a name from :data:`sklearn_zlpr.losses.LOSSES` or a
-        module called as ``loss(input, target)`` on raw scores. A module with a
+        The training loss: a name from :data:`sklearn_zlpr.losses.LOSSES`
+        (``"zlpr"``, ``"tlpr"``, ``"soft_zlpr"``, ``"bce"``, ``"focal"``,
+        ``"dice1"``, ``"dice2"``, ``"rank_hinge"``, ``"warp"``, ``"bpmll"``,
+        ``"lsep"``, ``"lsep_sampled"``, ``"asl"``), so ``GridSearchCV`` can
+        search over it, or a module called as ``loss(input, target)`` on raw
+        scores (for example ``TLPRLoss(s0=0.5)`` to set a loss's own parameters). A module with a
         ``reduction`` attribute is switched to ``reduction="none"`` internally so
         that ``sample_weight`` can be applied.
 
@@ -114,9 +118,20 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     n_iter_no_change : int, default=3
         Epochs without improvement of the validation loss before stopping.
 
-    threshold : float, default=0.0
+    threshold : float or None, default=None
         ``predict`` returns the labels with ``decision_function(X) > threshold``.
-        The default is the paper's zero bound.
+        None uses the loss's own threshold (see
+        :func:`sklearn_zlpr.losses.prediction_rule`): the paper's zero bound for
+        ZLPR, soft-ZLPR and the sigmoid-based losses, ``s0`` for TLPR. The pure
+        ranking losses (``rank_hinge``, ``warp``, ``bpmll``, ``lsep``,
+        ``lsep_sampled``) have no natural threshold: with None they predict the
+        top-k labels (see ``top_k``).
+
+    top_k : int or None, default=None
+        If an int, ``predict`` returns the ``top_k`` highest-scored labels of
+        each row, whatever the loss. If None, the threshold rule is used, and for
+        ranking losses without a threshold ``k`` is the training set's mean
+        number of labels per row, rounded (at least 1).
 
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available and the CPU otherwise; any torch
@@ -156,6 +171,14 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
 
     batch_size_ : int
         The training batch size used (resolves ``batch_size="auto"``).
+
+    threshold_ : float or None
+        The threshold ``predict`` uses (resolves ``threshold=None``); None when
+        the top-k rule applies.
+
+    top_k_ : int or None
+        The number of labels ``predict`` returns per row under the top-k rule,
+        or None under the threshold rule.
 
     See Also
     --------
@@ -207,7 +230,8 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "threshold": [Interval(Real, None, None, closed="neither")],
+        "threshold": [Interval(Real, None, None, closed="neither"), None],
+        "top_k": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -231,7 +255,8 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=3,
-        threshold=0.0,
+        threshold=None,
+        top_k=None,
         device="auto",
         random_state=None,
         verbose=0,
@@ -252,6 +277,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.threshold = threshold
+        self.top_k = top_k
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -373,7 +399,20 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         # estimator (and its pickle) does not carry training data around.
         self.net_.train_split = None
         self.n_iter_ = len(self.net_.history)
+        self._set_prediction_rule(Y)
         return self
+
+    def _set_prediction_rule(self, Y):
+        """Resolve ``threshold`` and ``top_k`` into ``threshold_`` and ``top_k_``."""
+        rule = prediction_rule(self.net_.criterion_)
+        self.threshold_ = (
+            float(self.threshold) if self.threshold is not None else rule["threshold"]
+        )
+        self.top_k_ = self.top_k
+        if self.top_k_ is None and self.threshold_ is None:
+            # A ranking loss without a natural threshold: top-k with k the
+            # training set's mean label cardinality.
+            self.top_k_ = max(1, round(float(Y.sum()) / max(Y.shape[0], 1)))
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -413,13 +452,21 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         y_pred : ndarray of shape (n_samples, n_labels) or (n_samples,)
-            Indicator matrix of int ``s > threshold`` for indicator ``y``; the
-            class with the highest score for 1-D ``y``.
+            Indicator matrix of int for indicator ``y``: ``s > threshold_``, or
+            the ``top_k_`` highest scores of each row when the top-k rule
+            applies (see ``threshold`` and ``top_k``); the class with the
+            highest score for 1-D ``y``.
         """
         s = self._scores(X)
-        if self._multilabel:
-            return (s > self.threshold).astype(np.int64)
-        return self.classes_[np.argmax(s, axis=1)]
+        if not self._multilabel:
+            return self.classes_[np.argmax(s, axis=1)]
+        if self.top_k_ is not None:
+            k = min(self.top_k_, s.shape[1])
+            top = np.argpartition(-s, k - 1, axis=1)[:, :k]
+            pred = np.zeros(s.shape, dtype=np.int64)
+            np.put_along_axis(pred, top, 1, axis=1)
+            return pred
+        return (s > self.threshold_).astype(np.int64)
 
     def predict_proba(self, X):
         """Label probabilities.
@@ -432,26 +479,26 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_labels) or (n_samples, n_classes)
-            For indicator ``y``: ``sigmoid(k s)`` per label, with ``k = 2`` for
-            ZLPR (paper Eq. 35) and ``k = 1`` for sigmoid-based losses, as
-            float64 strictly inside (0, 1). For 1-D ``y``: ``softmax(k s)``
-            over classes, rows summing to one.
+            For indicator ``y``: ``sigmoid(k (s - s0))`` per label, with
+            ``k = 2`` for ZLPR, TLPR and soft-ZLPR (paper Eq. 35; ``s0`` is
+            TLPR's threshold, else 0) and ``k = 1`` for the sigmoid-based and
+            the ranking losses (for the latter a monotone map of the scores, not
+            a calibrated probability), as float64 strictly inside (0, 1). For
+            1-D ``y``: ``softmax(k s)`` over classes, rows summing to one.
         """
         s = self._scores(X).astype(np.float64)
-        scale = self._proba_scale()
+        rule = prediction_rule(self.net_.criterion_)
+        z = rule["proba_scale"] * (s - rule["proba_offset"])
         if not self._multilabel:
-            return softmax(scale * s, axis=1)
+            return softmax(z, axis=1)
         eps = np.finfo(np.float64).eps
-        return np.clip(expit(scale * s), eps, 1.0 - eps)
+        return np.clip(expit(z), eps, 1.0 - eps)
 
     # ------------------------------------------------------------ helpers
     def _scores(self, X):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         return self.net_.predict_scores(BatchDataset(X)).numpy()
-
-    def _proba_scale(self):
-        return float(getattr(self.net_.criterion_, "proba_scale", 1.0))
 
     def _validate_X(self, X, reset):
         if isinstance(X, str) or (
@@ -604,10 +651,20 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         return str(device)
 
     def _make_criterion(self, sample_weight):
-        if isinstance(self.loss, str):
-            return get_loss(self.loss, reduction="none")
-        criterion = copy.deepcopy(self.loss)
-        if hasattr(criterion, "reduction"):
+        criterion = self.loss
+        criterion = (
+            get_loss(criterion)
+            if isinstance(criterion, str)
+            else copy.deepcopy(criterion)
+        )
+        if getattr(criterion, "batch_level", False):
+            if sample_weight is not None:
+                raise TypeError(
+                    f"loss={self.loss!r} is a batch-level loss (no per-sample value), "
+                    "so it cannot weight samples: fit without sample_weight or choose "
+                    "another loss."
+                )
+        elif hasattr(criterion, "reduction"):
             criterion.reduction = "none"
         elif sample_weight is not None:
             raise TypeError(

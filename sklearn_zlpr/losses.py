@@ -1,23 +1,40 @@
-"""Multi-label losses on raw scores.
+"""Multi-label losses on raw scores: every loss of the ZLPR paper, and ASL.
 
 Conventions
 -----------
-* ``input`` holds raw scores ``s`` of shape ``(n_samples, n_labels)``; no sigmoid
-  is applied before a loss, and no loss applies one to its input by surprise.
-* ``target`` has the same shape, with 1 for a relevant label and 0 otherwise.
+* ``input`` holds raw scores ``s`` of shape ``(n_samples, n_labels)``; no loss
+  applies a sigmoid to its input unless its formula says so (the BR losses are
+  written in terms of ``p = sigmoid(s)``, computed stably inside).
+* ``target`` has the same shape, 1 for a relevant label and 0 otherwise.
+  ``soft_zlpr``, ``bce``, ``focal``, ``asl``, ``dice1`` and ``dice2`` also accept
+  soft targets in [0, 1]; the ranking losses (``rank_hinge``, ``warp``,
+  ``bpmll``, ``lsep``, ``lsep_sampled``) and ``zlpr``/``tlpr`` use hard targets
+  ``target > 0.5``.
 * Call order follows :mod:`torch.nn`: ``loss(input, target)``.
 * ``reduction`` is one of ``"mean"`` (average of the per-sample values over the
   batch), ``"sum"`` or ``"none"`` (the per-sample values, shape ``(n_samples,)``).
-  The per-sample value is the paper's formula summed over labels.
-* Every loss computes in at least float32, so it is safe under fp16/bf16
-  autocast, and every loss is stable for scores of any magnitude.
+  The per-sample value is the paper's formula summed over labels. ``dice2`` is a
+  batch-level loss: ``"mean"`` and ``"sum"`` both return the batch value and
+  ``"none"`` raises.
+* Every loss computes in at least float32 (safe under fp16/bf16 autocast) and is
+  finite, with finite gradients, for scores of any magnitude.
+* No loss builds an ``(n_samples, n_labels, n_labels)`` tensor. The log-sum-exp
+  losses (ZLPR, TLPR, soft-ZLPR, LSEP, BP-MLL) are O(L) per row through an exact
+  factorisation; the hinge losses (``rank_hinge``, ``warp``) are O(L log K) for K
+  positives through sorting the positives and binary search; ``lsep_sampled``
+  builds ``(n_samples, n_pairs)``.
 * Each loss module declares how a classifier turns its scores into decisions and
-  probabilities: ``decision_threshold`` (predict ``s > threshold``) and
-  ``proba_scale`` (``predict_proba = sigmoid(proba_scale * s)``).
+  probabilities (see :func:`prediction_rule`): ``decision_threshold`` (predict
+  ``s > threshold``; ``None`` for pure ranking losses, which have no natural
+  threshold) and ``proba_scale`` / ``proba_offset`` (``predict_proba =
+  sigmoid(proba_scale * (s - proba_offset))``).
 
 Equation numbers refer to Su et al., "ZLPR: A Novel Loss for Multi-label
-Classification".
+Classification" (arXiv:2208.02955).
 """
+
+import os
+import warnings
 
 import torch
 from torch import nn
@@ -25,17 +42,161 @@ from torch.nn import functional as F
 
 __all__ = [
     "LOSSES",
+    "ASLLoss",
     "BCELoss",
+    "BPMLLLoss",
+    "Dice1Loss",
+    "Dice2Loss",
+    "FocalLoss",
+    "LSEPLoss",
+    "LSEPSampledLoss",
+    "RankHingeLoss",
+    "SoftZLPRLoss",
+    "TLPRLoss",
+    "WARPLoss",
     "ZLPRLoss",
+    "asl_loss",
     "bce_loss",
+    "bpmll_loss",
+    "dice1_loss",
+    "dice2_loss",
+    "focal_loss",
     "get_loss",
+    "lsep_loss",
+    "lsep_sampled_loss",
+    "prediction_rule",
+    "rank_hinge_loss",
+    "soft_zlpr_loss",
+    "tlpr_loss",
+    "warp_loss",
     "zlpr_loss",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_inputs(input, target, reduction):
+# --------------------------------------------------------------------------
+# Shared checks and reduction
+def _check_inputs(input, target, reduction, soft=False):
+    s = _check_shapes(input, target, reduction)
+    # Compute in float32 at least: half precision loses these losses.
+    if soft:
+        return s, target.to(s.dtype)
+    return s, (target > 0.5).to(s.dtype)
+
+
+def _reduce(per_sample, reduction):
+    if reduction == "mean":
+        return per_sample.mean()
+    if reduction == "sum":
+        return per_sample.sum()
+    return per_sample
+
+
+# --------------------------------------------------------------------------
+# Log-sum-exp core: O(L) per row, analytic gradient, optionally compiled
+def _lse_core_eager(s, target, one, hard, s0):
+    """Sum of both sides' log-sum-exp, and its gradient.
+
+    With ``y = target > 0.5`` (``hard``) or ``y = target``, returns per row
+
+        t = log(one + sum_l y_l e^{-(s_l - s0)}) + log(one + sum_l (1 - y_l) e^{s_l - s0})
+
+    for ``one`` in {0, 1}, and ``g = dt/ds`` = (softmax of the negative side) -
+    (softmax of the positive side), each side including the ``one`` term.
+    Each side is shifted by its own maximum over its support (and 0 when
+    ``one``), so nothing overflows; an empty side without the one gives
+    ``t = -inf`` and zero weights. Every user of the core (ZLPR, TLPR,
+    soft-ZLPR, LSEP, BP-MLL) is a function of ``t`` alone, so one gradient
+    tensor is enough.
+    """
+    if s0 != 0.0:
+        s = s - s0
+    y = (target > 0.5).to(s.dtype) if hard else target.to(s.dtype)
+    w_neg = 1.0 - y
+    very_negative = torch.finfo(s.dtype).min
+    z_pos = torch.where(y > 0, -s, very_negative)
+    z_neg = torch.where(w_neg > 0, s, very_negative)
+    m_pos = z_pos.amax(1, keepdim=True)
+    m_neg = z_neg.amax(1, keepdim=True)
+    if one:
+        m_pos = m_pos.clamp_min(0)
+        m_neg = m_neg.clamp_min(0)
+    e_pos = y * torch.exp(z_pos - m_pos)
+    e_neg = w_neg * torch.exp(z_neg - m_neg)
+    sum_pos = e_pos.sum(1, keepdim=True)
+    sum_neg = e_neg.sum(1, keepdim=True)
+    if one:
+        sum_pos = sum_pos + torch.exp(-m_pos)
+        sum_neg = sum_neg + torch.exp(-m_neg)
+    tiny = torch.finfo(s.dtype).tiny
+    t = torch.log(sum_pos) + m_pos + torch.log(sum_neg) + m_neg
+    g = e_neg / sum_neg.clamp_min(tiny) - e_pos / sum_pos.clamp_min(tiny)
+    return t.squeeze(1), g
+
+
+#: Label count from which the compiled core is used (below it, compiling
+#: gains nothing and its start-up cost dominates).
+_COMPILE_MIN_LABELS = 512
+_compiled_core = {"fn": None, "failed": False}
+
+
+def _compiled_lse_core():
+    """The core compiled with :func:`torch.compile`, or None where unavailable."""
+    if _compiled_core["failed"] or os.environ.get("SKLEARN_ZLPR_COMPILE", "1") == "0":
+        return None
+    if _compiled_core["fn"] is None:
+        try:
+            _compiled_core["fn"] = torch.compile(_lse_core_eager, dynamic=True)
+        except Exception:  # noqa: BLE001 - any failure means: no compiler here
+            _compiled_core["failed"] = True
+            return None
+    return _compiled_core["fn"]
+
+
+def _lse_core_forward(s, target, one, hard, s0):
+    use_compiled = (
+        s.shape[1] >= _COMPILE_MIN_LABELS
+        and s.dtype == torch.float32
+        and not torch.compiler.is_compiling()
+    )
+    fn = _compiled_lse_core() if use_compiled else None
+    if fn is not None:
+        try:
+            return fn(s, target, one, hard, s0)
+        except Exception as exc:  # noqa: BLE001 - no C++ compiler, device, ...
+            _compiled_core["failed"] = True
+            warnings.warn(
+                f"torch.compile is not usable here ({type(exc).__name__}: {exc}); "
+                "sklearn_zlpr losses fall back to eager PyTorch. Set "
+                "SKLEARN_ZLPR_COMPILE=0 to skip the attempt.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    return _lse_core_eager(s, target, one, hard, s0)
+
+
+class _LSECore(torch.autograd.Function):
+    """Autograd wrapper of the core with its analytic gradient."""
+
+    @staticmethod
+    def forward(ctx, s, target, one, hard, s0):
+        t, g = _lse_core_forward(s, target, one, hard, s0)
+        ctx.save_for_backward(g)
+        return t
+
+    @staticmethod
+    def backward(ctx, grad_t):
+        (g,) = ctx.saved_tensors
+        return grad_t[:, None] * g, None, None, None, None
+
+
+def _lse_core(s, target, *, one, hard=True, s0=0.0):
+    return _LSECore.apply(s, target.detach(), int(one), bool(hard), float(s0))
+
+
+def _check_shapes(input, target, reduction):
+    """Validate without converting the target (the core converts it, fused)."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}.")
     if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
@@ -48,19 +209,11 @@ def _check_inputs(input, target, reduction):
             "input and target must both have shape (n_samples, n_labels); got "
             f"{tuple(input.shape)} and {tuple(target.shape)}."
         )
-    # Compute in float32 at least: half precision log-sum-exp loses the loss.
-    dtype = torch.promote_types(input.dtype, torch.float32)
-    return input.to(dtype), target.to(dtype)
+    return input.to(torch.promote_types(input.dtype, torch.float32))
 
 
-def _reduce(per_sample, reduction):
-    if reduction == "mean":
-        return per_sample.mean()
-    if reduction == "sum":
-        return per_sample.sum()
-    return per_sample
-
-
+# --------------------------------------------------------------------------
+# Functional forms
 def zlpr_loss(input, target, reduction="mean"):
     r"""Zero-bounded log-sum-exp & pairwise rank-based loss (paper Eq. 1).
 
@@ -74,7 +227,7 @@ def zlpr_loss(input, target, reduction="mean"):
     input : torch.Tensor of shape (n_samples, n_labels)
         Raw scores ``s``.
     target : torch.Tensor of shape (n_samples, n_labels)
-        Binary relevance, 1 for a positive label, 0 for a negative one.
+        Binary relevance (``target > 0.5`` is positive).
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
 
@@ -87,9 +240,12 @@ def zlpr_loss(input, target, reduction="mean"):
     Notes
     -----
     Each log term is a log-sum-exp with an appended zero score (the "1 +"),
-    computed with :func:`torch.logsumexp`, so it stays finite for any score
-    magnitude and is correct for rows without positives or negatives (the term
-    is then ``log 1 = 0``). Cost and memory are O(n_samples x n_labels).
+    shifted by its own maximum, so it is finite for any score magnitude and
+    correct for rows without positives or negatives (the term is then
+    ``log 1 = 0``). The gradient is analytic: ``-softmax`` over the positive
+    side and ``+softmax`` over the negative side, each including the zero
+    score (paper Eq. 10). O(n_labels) per row; for 512 labels and more the core
+    is compiled with :func:`torch.compile` where available.
 
     Examples
     --------
@@ -100,17 +256,164 @@ def zlpr_loss(input, target, reduction="mean"):
     >>> round(zlpr_loss(s, y).item(), 4)
     1.2311
     """
-    s, y = _check_inputs(input, target, reduction)
-    positive = y > 0.5
-    neg_inf = torch.tensor(float("-inf"), dtype=s.dtype, device=s.device)
-    zero = torch.zeros_like(s[:, :1])
-    pos_term = torch.logsumexp(
-        torch.cat([zero, torch.where(positive, -s, neg_inf)], 1), 1
-    )
-    neg_term = torch.logsumexp(
-        torch.cat([zero, torch.where(positive, neg_inf, s)], 1), 1
-    )
-    return _reduce(pos_term + neg_term, reduction)
+    s = _check_shapes(input, target, reduction)
+    return _reduce(_lse_core(s, target, one=1), reduction)
+
+
+def tlpr_loss(input, target, s0=0.0, reduction="mean"):
+    r"""Threshold-bounded log-sum-exp & pairwise rank-based loss (paper Eq. 6).
+
+    .. math::
+
+        \mathcal{L} = \log\Big(e^{-s_0} + \sum_{i \in \Omega_{pos}} e^{-s_i}\Big)
+                    + \log\Big(e^{s_0} + \sum_{j \in \Omega_{neg}} e^{s_j}\Big)
+
+    which equals :func:`zlpr_loss` of ``s - s0``; ``s0 = 0`` gives ZLPR.
+
+    Parameters
+    ----------
+    input : torch.Tensor of shape (n_samples, n_labels)
+        Raw scores ``s``.
+    target : torch.Tensor of shape (n_samples, n_labels)
+        Binary relevance.
+    s0 : float, default=0.0
+        The threshold score; a classifier predicts ``s > s0``.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_zlpr.losses import tlpr_loss, zlpr_loss
+    >>> s, y = torch.tensor([[2.0, -1.0]]), torch.tensor([[1.0, 0.0]])
+    >>> bool(torch.isclose(tlpr_loss(s, y, s0=0.5), zlpr_loss(s - 0.5, y)))
+    True
+    """
+    s = _check_shapes(input, target, reduction)
+    return _reduce(_lse_core(s, target, one=1, s0=s0), reduction)
+
+
+def soft_zlpr_loss(input, target, reduction="mean"):
+    r"""ZLPR for soft labels (paper Eq. 31).
+
+    .. math::
+
+        \mathcal{L} = \log\big(1 + \langle p, e^{-s}\rangle\big)
+                    + \log\big(1 + \langle 1 - p, e^{s}\rangle\big)
+
+    with ``p = target`` in [0, 1]; equal to :func:`zlpr_loss` on hard targets.
+
+    Parameters
+    ----------
+    input : torch.Tensor of shape (n_samples, n_labels)
+        Raw scores ``s``.
+    target : torch.Tensor of shape (n_samples, n_labels)
+        Label probabilities in [0, 1].
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_zlpr.losses import soft_zlpr_loss
+    >>> round(soft_zlpr_loss(torch.zeros(1, 2), torch.tensor([[0.5, 0.5]])).item(), 4)
+    1.3863
+    """
+    s = _check_shapes(input, target, reduction)
+    if torch.any((target < 0) | (target > 1)):
+        raise ValueError("soft_zlpr_loss needs targets in [0, 1].")
+    return _reduce(_lse_core(s, target, one=1, hard=False), reduction)
+
+
+def lsep_loss(input, target, reduction="mean"):
+    r"""Log-sum-exp pairwise loss, LSEP (paper Eq. 12).
+
+    .. math::
+
+        \mathcal{L} = \log\Big(1 + \sum_{j \in \Omega_{neg}} e^{s_j}
+                      \sum_{i \in \Omega_{pos}} e^{-s_i}\Big)
+                    = \operatorname{softplus}\big(\mathrm{LSE}_{neg}(s)
+                      + \mathrm{LSE}_{pos}(-s)\big)
+
+    Exact and O(n_labels) per row through this factorisation. Rows without a
+    positive or without a negative have no pair and contribute 0.
+
+    Parameters
+    ----------
+    input : torch.Tensor of shape (n_samples, n_labels)
+        Raw scores ``s``.
+    target : torch.Tensor of shape (n_samples, n_labels)
+        Binary relevance.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from sklearn_zlpr.losses import lsep_loss
+    >>> value = lsep_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]])).item()
+    >>> abs(value - math.log(1 + math.exp(-1))) < 1e-6
+    True
+    """
+    s = _check_shapes(input, target, reduction)
+    t = _lse_core(s, target, one=0)
+    return _reduce(F.softplus(_finite_or_min(t)), reduction)
+
+
+def bpmll_loss(input, target, reduction="mean"):
+    r"""BP-MLL loss in log form (the log of paper Eq. 24).
+
+    .. math::
+
+        \mathcal{L} = \log \sum_{i \in \Omega_{pos}} \sum_{j \in \Omega_{neg}}
+                      e^{s_j - s_i} = \mathrm{LSE}_{neg}(s) + \mathrm{LSE}_{pos}(-s)
+
+    Exact and O(n_labels) per row. Rows without a positive/negative pair
+    contribute 0. Note the value can be negative (a log of a sum of small
+    exponentials), as in the paper's log form.
+
+    Parameters
+    ----------
+    input : torch.Tensor of shape (n_samples, n_labels)
+        Raw scores ``s``.
+    target : torch.Tensor of shape (n_samples, n_labels)
+        Binary relevance.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_zlpr.losses import bpmll_loss
+    >>> bpmll_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]])).item()
+    -1.0
+    """
+    s = _check_shapes(input, target, reduction)
+    t = _lse_core(s, target, one=0)
+    # t = -inf exactly when a side is empty: no pair, contribution 0.
+    return _reduce(torch.where(torch.isfinite(t), t, 0.0), reduction)
+
+
+def _finite_or_min(x):
+    # -inf (an empty side) -> the most negative float: softplus gives 0 and
+    # the gradient stays finite (the side's softmax weights are all zero).
+    return x.clamp_min(torch.finfo(x.dtype).min)
 
 
 def bce_loss(input, target, reduction="mean"):
@@ -118,8 +421,8 @@ def bce_loss(input, target, reduction="mean"):
 
     .. math::
 
-        \mathcal{L} = -\sum_l \big[y_l \log \sigma(s_l)
-                      + (1 - y_l) \log (1 - \sigma(s_l))\big]
+        \mathcal{L} = \sum_{i \in \Omega_{pos}} \log(1 + e^{-s_i})
+                    + \sum_{j \in \Omega_{neg}} \log(1 + e^{s_j})
 
     Parameters
     ----------
@@ -133,7 +436,6 @@ def bce_loss(input, target, reduction="mean"):
     Returns
     -------
     loss : torch.Tensor
-        A scalar, or the per-sample losses for ``reduction="none"``.
 
     Examples
     --------
@@ -142,24 +444,431 @@ def bce_loss(input, target, reduction="mean"):
     >>> round(bce_loss(torch.zeros(1, 2), torch.tensor([[1.0, 0.0]])).item(), 4)
     1.3863
     """
-    s, y = _check_inputs(input, target, reduction)
+    s, y = _check_inputs(input, target, reduction, soft=True)
     per_sample = F.binary_cross_entropy_with_logits(s, y, reduction="none").sum(1)
     return _reduce(per_sample, reduction)
 
 
-class _Loss(nn.Module):
-    """Base class: stores ``reduction`` and calls a functional loss."""
+def focal_loss(input, target, gamma=2.0, reduction="mean"):
+    r"""Focal loss, FL (paper Eq. 19), summed over labels.
 
-    #: predict ``s > decision_threshold`` by default.
+    .. math::
+
+        \mathcal{L} = -\sum_{i \in \Omega_{pos}} (1 - p_i)^{\gamma} \log p_i
+                      - \sum_{j \in \Omega_{neg}} p_j^{\gamma} \log(1 - p_j),
+        \quad p = \mathrm{sigmoid}(s)
+
+    ``log p`` and ``log(1 - p)`` are computed as ``logsigmoid(s)`` and
+    ``logsigmoid(-s)``, so the loss is finite for any score. Soft targets
+    weight the two terms.
+
+    Parameters
+    ----------
+    input : torch.Tensor of shape (n_samples, n_labels)
+        Raw scores ``s``.
+    target : torch.Tensor of shape (n_samples, n_labels)
+        Targets in [0, 1].
+    gamma : float, default=2.0
+        Focusing parameter.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_zlpr.losses import focal_loss
+    >>> round(focal_loss(torch.zeros(1, 1), torch.ones(1, 1)).item(), 4)
+    0.1733
+    """
+    s, y = _check_inputs(input, target, reduction, soft=True)
+    pos_term = torch.sigmoid(-s).pow(gamma) * F.logsigmoid(s)
+    neg_term = torch.sigmoid(s).pow(gamma) * F.logsigmoid(-s)
+    per_sample = -(y * pos_term + (1.0 - y) * neg_term).sum(1)
+    return _reduce(per_sample, reduction)
+
+
+def dice1_loss(input, target, gamma=1.0, reduction="mean"):
+    r"""Dice loss, first version, DL1 (paper Eq. 20), summed over labels.
+
+    .. math::
+
+        \mathcal{L} = \sum_{i \in \Omega_{pos}} \Big(1 - \frac{2 p_i + \gamma}
+                      {p_i^2 + 1 + \gamma}\Big)
+                    + \sum_{j \in \Omega_{neg}} \Big(1 - \frac{\gamma}
+                      {p_j^2 + \gamma}\Big), \quad p = \mathrm{sigmoid}(s)
+
+    Parameters
+    ----------
+    input : torch.Tensor of shape (n_samples, n_labels)
+        Raw scores ``s``.
+    target : torch.Tensor of shape (n_samples, n_labels)
+        Targets in [0, 1] (soft targets weight the two terms).
+    gamma : float, default=1.0
+        Smoothing term.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_zlpr.losses import dice1_loss
+    >>> round(dice1_loss(torch.zeros(1, 1), torch.zeros(1, 1)).item(), 4)
+    0.2
+    """
+    s, y = _check_inputs(input, target, reduction, soft=True)
+    p = torch.sigmoid(s)
+    p2 = p * p
+    pos_term = 1.0 - (2.0 * p + gamma) / (p2 + 1.0 + gamma)
+    neg_term = 1.0 - gamma / (p2 + gamma)
+    per_sample = (y * pos_term + (1.0 - y) * neg_term).sum(1)
+    return _reduce(per_sample, reduction)
+
+
+def dice2_loss(input, target, gamma=1.0, reduction="mean"):
+    r"""Dice loss, second version, DL2 (paper Eq. 21): a batch-level loss.
+
+    .. math::
+
+        \mathcal{L} = \sum_{l=1}^{L} \Big(1 - \frac{2 \sum_k p_{k,l} y_{k,l}
+                      + \gamma}{\sum_k p_{k,l}^2 + \sum_k y_{k,l} + \gamma}\Big)
+
+    The sums run over the samples ``k`` of the batch, so there is no
+    per-sample value: ``"mean"`` and ``"sum"`` both return the batch value and
+    ``"none"`` raises a ``ValueError``.
+
+    Parameters
+    ----------
+    input : torch.Tensor of shape (n_samples, n_labels)
+        Raw scores ``s``.
+    target : torch.Tensor of shape (n_samples, n_labels)
+        Targets in [0, 1].
+    gamma : float, default=1.0
+        Smoothing term.
+    reduction : {"mean", "sum"}, default="mean"
+        Both return the batch value.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        A scalar.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_zlpr.losses import dice2_loss
+    >>> round(dice2_loss(torch.zeros(2, 1), torch.zeros(2, 1)).item(), 4)
+    0.3333
+    """
+    if reduction == "none":
+        raise ValueError(
+            "dice2 is a batch-level loss (paper Eq. 21 sums over the batch): it has "
+            "no per-sample value, so reduction='none' is not available. Use "
+            "reduction='mean' or 'sum' (both give the batch value)."
+        )
+    s, y = _check_inputs(input, target, reduction, soft=True)
+    p = torch.sigmoid(s)
+    numer = 2.0 * (p * y).sum(0) + gamma
+    denom = (p * p).sum(0) + y.sum(0) + gamma
+    return (1.0 - numer / denom).sum()
+
+
+def _hinge_parts(s, y, margin):
+    """Per sorted positive: violation count and hinge sum over the negatives.
+
+    For each row the positive scores are sorted ascending (padded with +inf);
+    a negative ``j`` violates the ``c_j`` smallest positives, where
+    ``c_j = #{i in pos : s_i < s_j + margin}`` comes from a binary search.
+    Histograms of ``c_j`` (counts and score sums) and a reverse cumulative sum
+    give, for the positive at sorted position ``t``,
+    ``count_t = #{j in neg : margin + s_j - s_t > 0}`` and
+    ``hinge_t = sum_j max(0, margin + s_j - s_t) = count_t (margin - s_t) + sum_t``.
+    Cost O(L log K) per row for K positives; no (L, L) tensor.
+    """
+    pos = y > 0.5
+    k = int(pos.sum(1).max().item()) if s.shape[0] else 0
+    if k == 0:
+        zeros = s.new_zeros(s.shape[0], 0)
+        return zeros, zeros, zeros.bool()
+    inf = torch.tensor(float("inf"), dtype=s.dtype, device=s.device)
+    pos_sorted, _ = torch.topk(
+        torch.where(pos, s, inf), k, dim=1, largest=False, sorted=True
+    )
+    valid = torch.isfinite(pos_sorted)
+    search_keys = pos_sorted.detach().contiguous()
+    c = torch.searchsorted(search_keys, (s.detach() + margin).contiguous(), side="left")
+    c = torch.where(pos, 0, c)  # positives are not negatives
+    counts = torch.zeros(s.shape[0], k + 1, dtype=s.dtype, device=s.device)
+    counts.scatter_add_(1, c, (~pos).to(s.dtype))
+    sums = torch.zeros(s.shape[0], k + 1, dtype=s.dtype, device=s.device)
+    sums = sums.scatter_add(1, c, torch.where(pos, 0.0, s))
+    # Negatives with c_j > t violate the positive at sorted position t.
+    count_t = counts.flip(1).cumsum(1).flip(1)[:, 1:]
+    sum_t = sums.flip(1).cumsum(1).flip(1)[:, 1:]
+    safe_pos = torch.where(valid, pos_sorted, 0.0)
+    hinge_t = torch.where(valid, count_t * (margin - safe_pos) + sum_t, 0.0)
+    return hinge_t, count_t, valid
+
+
+def rank_hinge_loss(input, target, margin=1.0, reduction="mean"):
+    r"""Pairwise ranking (hinge) loss, RL (paper Eq. 22).
+
+    .. math::
+
+        \mathcal{L} = \sum_{i \in \Omega_{pos}} \sum_{j \in \Omega_{neg}}
+                      \max(0, \alpha + s_j - s_i)
+
+    Computed exactly in O(L log K) per row (K positives) by sorting the
+    positives and binary-searching each negative among them.
+
+    Parameters
+    ----------
+    input : torch.Tensor of shape (n_samples, n_labels)
+        Raw scores ``s``.
+    target : torch.Tensor of shape (n_samples, n_labels)
+        Binary relevance.
+    margin : float, default=1.0
+        The margin ``alpha``.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_zlpr.losses import rank_hinge_loss
+    >>> rank_hinge_loss(torch.tensor([[0.5, 0.0, 2.0]]), torch.tensor([[1.0, 0.0, 0.0]])).item()
+    3.0
+    """
+    s, y = _check_inputs(input, target, reduction)
+    hinge_t, _, _ = _hinge_parts(s, y, margin)
+    return _reduce(hinge_t.sum(1), reduction)
+
+
+def warp_loss(input, target, margin=1.0, reduction="mean"):
+    r"""Weighted approximate-rank pairwise loss, WARP (paper Eq. 23).
+
+    .. math::
+
+        \mathcal{L} = \sum_{i \in \Omega_{pos}} w(r_i) \sum_{j \in \Omega_{neg}}
+                      \max(0, \alpha + s_j - s_i), \quad w(r) = r
+
+    with ``r_i = 1 + #{j in neg : alpha + s_j - s_i > 0}``, the positive's rank
+    among the negatives that violate the margin, treated as a constant in the
+    backward pass. O(L log K) per row, as :func:`rank_hinge_loss`.
+
+    Parameters
+    ----------
+    input : torch.Tensor of shape (n_samples, n_labels)
+        Raw scores ``s``.
+    target : torch.Tensor of shape (n_samples, n_labels)
+        Binary relevance.
+    margin : float, default=1.0
+        The margin ``alpha``.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_zlpr.losses import warp_loss
+    >>> warp_loss(torch.tensor([[0.5, 0.0, 2.0]]), torch.tensor([[1.0, 0.0, 0.0]])).item()
+    9.0
+    """
+    s, y = _check_inputs(input, target, reduction)
+    hinge_t, count_t, valid = _hinge_parts(s, y, margin)
+    rank = torch.where(valid, 1.0 + count_t, 0.0).detach()
+    return _reduce((rank * hinge_t).sum(1), reduction)
+
+
+def lsep_sampled_loss(input, target, n_pairs=100, generator=None, reduction="mean"):
+    r"""LSEP on sampled pairs (paper Eq. 13).
+
+    .. math::
+
+        \mathcal{L} = \log\Big(1 + \sum_{(i, j) \in \phi(y, t)} e^{s_j - s_i}\Big)
+
+    For each row, ``n_pairs`` (positive, negative) pairs are drawn uniformly
+    from the Cartesian product (with replacement; a row with fewer pairs than
+    ``n_pairs`` uses all of them, each once). Rows without a pair contribute 0.
+    Builds an ``(n_samples, n_pairs)`` tensor, never ``(n, L, L)``.
+
+    Parameters
+    ----------
+    input : torch.Tensor of shape (n_samples, n_labels)
+        Raw scores ``s``.
+    target : torch.Tensor of shape (n_samples, n_labels)
+        Binary relevance.
+    n_pairs : int, default=100
+        Pairs per row, at most.
+    generator : torch.Generator, default=None
+        Random source of the sampling (torch's global one when None).
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from sklearn_zlpr.losses import lsep_sampled_loss
+    >>> value = lsep_sampled_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]])).item()
+    >>> abs(value - math.log(1 + math.exp(-1))) < 1e-6
+    True
+    """
+    s, y = _check_inputs(input, target, reduction)
+    pos_idx, neg_idx, weight = sample_pairs(y, n_pairs, generator)
+    diff = s.gather(1, neg_idx) - s.gather(1, pos_idx)
+    diff = torch.where(weight > 0, diff, torch.finfo(s.dtype).min)
+    zero = torch.zeros_like(diff[:, :1])
+    per_sample = torch.logsumexp(torch.cat([zero, diff], 1), 1)
+    return _reduce(per_sample, reduction)
+
+
+def sample_pairs(target, n_pairs, generator=None):
+    """Draw (positive, negative) label pairs per row for :func:`lsep_sampled_loss`.
+
+    Parameters
+    ----------
+    target : torch.Tensor of shape (n_samples, n_labels)
+        Binary relevance.
+    n_pairs : int
+        Pairs per row, at most.
+    generator : torch.Generator, default=None
+        Random source (on the CPU).
+
+    Returns
+    -------
+    pos_idx, neg_idx : torch.Tensor of int64, shape (n_samples, m)
+        Label indices of each pair.
+    weight : torch.Tensor of shape (n_samples, m)
+        1 for a real pair, 0 for padding (rows with fewer pairs, or none).
+    """
+    if not (isinstance(n_pairs, int) and n_pairs >= 1):
+        raise ValueError(f"n_pairs must be a positive int; got {n_pairs!r}.")
+    pos = (target > 0.5).cpu()
+    n, L = pos.shape
+    n_pos = pos.sum(1)
+    n_neg = L - n_pos
+    total = n_pos * n_neg
+    max_total = int(total.max()) if n else 0
+    m = n_pairs if max_total > n_pairs else max(max_total, 1)
+    k = torch.arange(m).expand(n, m)
+    # Rows with at most m pairs enumerate them all, exactly once each.
+    small = (total <= m)[:, None]
+    n_neg_safe = n_neg.clamp_min(1)[:, None]
+    pos_rank, neg_rank = k // n_neg_safe, k % n_neg_safe
+    weight = torch.where(small, k < total[:, None], (total > 0)[:, None]).float()
+    if max_total > n_pairs:
+        # The other rows draw m pairs uniformly, with replacement.
+        u = torch.rand(n, m, 2, generator=generator)
+        pos_rank = torch.where(small, pos_rank, (u[..., 0] * n_pos[:, None]).long())
+        neg_rank = torch.where(small, neg_rank, (u[..., 1] * n_neg[:, None]).long())
+    # Rank r among a row's positives/negatives -> label index.
+    order_pos = torch.argsort((~pos).to(torch.int8), dim=1, stable=True)
+    order_neg = torch.argsort(pos.to(torch.int8), dim=1, stable=True)
+    pos_rank = pos_rank.clamp(0, L - 1) * (weight > 0)
+    neg_rank = neg_rank.clamp(0, L - 1) * (weight > 0)
+    pos_idx = order_pos.gather(1, pos_rank.long())
+    neg_idx = order_neg.gather(1, neg_rank.long())
+    device = target.device
+    return pos_idx.to(device), neg_idx.to(device), weight.to(device, target.dtype)
+
+
+def asl_loss(input, target, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, reduction="mean"):
+    r"""Asymmetric loss, ASL (Ridnik et al., ICCV 2021), summed over labels.
+
+    .. math::
+
+        \mathcal{L} = -\sum_l \big[y_l (1 - p_l)^{\gamma_+} \log p_l
+                      + (1 - y_l)\, p_{m,l}^{\gamma_-} \log(1 - p_{m,l})\big]
+
+    with ``p = sigmoid(s)`` and the shifted probability
+    ``p_m = max(p - clip, 0)`` for negatives. Not in the ZLPR paper: the
+    strongest modern binary-relevance baseline. Gradients flow through the
+    focusing weights (no global autograd switches).
+
+    Parameters
+    ----------
+    input : torch.Tensor of shape (n_samples, n_labels)
+        Raw scores ``s``.
+    target : torch.Tensor of shape (n_samples, n_labels)
+        Targets in [0, 1].
+    gamma_neg : float, default=4.0
+        Focusing parameter of the negatives.
+    gamma_pos : float, default=1.0
+        Focusing parameter of the positives.
+    clip : float, default=0.05
+        Probability margin of the negatives, in [0, 1).
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_zlpr.losses import asl_loss
+    >>> round(asl_loss(torch.zeros(1, 1), torch.ones(1, 1)).item(), 4)
+    0.3466
+    """
+    if not 0.0 <= clip < 1.0:
+        raise ValueError(f"clip must be in [0, 1); got {clip!r}.")
+    s, y = _check_inputs(input, target, reduction, soft=True)
+    pos_term = torch.sigmoid(-s).pow(gamma_pos) * F.logsigmoid(s)
+    if clip > 0:
+        p_m = (torch.sigmoid(s) - clip).clamp_min(0.0)
+        # 1 - p_m = min(sigmoid(-s) + clip, 1) >= clip: its log is finite.
+        log_not_pm = torch.log((torch.sigmoid(-s) + clip).clamp_max(1.0))
+    else:
+        p_m = torch.sigmoid(s)
+        log_not_pm = F.logsigmoid(-s)
+    neg_term = p_m.pow(gamma_neg) * log_not_pm
+    per_sample = -(y * pos_term + (1.0 - y) * neg_term).sum(1)
+    return _reduce(per_sample, reduction)
+
+
+# --------------------------------------------------------------------------
+# Modules
+class _Loss(nn.Module):
+    """Base class: stores ``reduction`` and the loss's prediction rule."""
+
+    #: predict ``s > decision_threshold``; None: no natural threshold.
     decision_threshold = 0.0
-    #: predict_proba is ``sigmoid(proba_scale * s)``.
+    #: predict_proba is ``sigmoid(proba_scale * (s - proba_offset))``.
     proba_scale = 1.0
+    proba_offset = 0.0
+    #: a batch-level loss has no per-sample value (and so no sample weights).
+    batch_level = False
 
     def __init__(self, reduction="mean"):
         super().__init__()
         if reduction not in _REDUCTIONS:
             raise ValueError(
                 f"reduction must be one of {_REDUCTIONS}; got {reduction!r}."
+            )
+        if reduction == "none" and self.batch_level:
+            raise ValueError(
+                f"{type(self).__name__} is a batch-level loss: reduction='none' is "
+                "not available; use 'mean' or 'sum'."
             )
         self.reduction = reduction
 
@@ -193,6 +902,68 @@ class ZLPRLoss(_Loss):
         return zlpr_loss(input, target, reduction=self.reduction)
 
 
+class TLPRLoss(_Loss):
+    """Module form of :func:`tlpr_loss` (paper Eq. 6).
+
+    Predictions use ``s > s0`` and probabilities ``sigmoid(2 (s - s0))``.
+
+    Parameters
+    ----------
+    s0 : float, default=0.0
+        The threshold score.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.losses import TLPRLoss
+    >>> TLPRLoss(s0=1.0).decision_threshold
+    1.0
+    """
+
+    proba_scale = 2.0
+
+    def __init__(self, s0=0.0, reduction="mean"):
+        super().__init__(reduction)
+        self.s0 = float(s0)
+
+    @property
+    def decision_threshold(self):
+        return self.s0
+
+    @property
+    def proba_offset(self):
+        return self.s0
+
+    def forward(self, input, target):
+        return tlpr_loss(input, target, s0=self.s0, reduction=self.reduction)
+
+    def extra_repr(self):
+        return f"s0={self.s0}, reduction={self.reduction!r}"
+
+
+class SoftZLPRLoss(_Loss):
+    """Module form of :func:`soft_zlpr_loss` (paper Eq. 31), soft targets.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_zlpr.losses import SoftZLPRLoss
+    >>> SoftZLPRLoss()(torch.zeros(1, 2), torch.tensor([[0.9, 0.1]])).item() > 0
+    True
+    """
+
+    proba_scale = 2.0
+
+    def forward(self, input, target):
+        return soft_zlpr_loss(input, target, reduction=self.reduction)
+
+
 class BCELoss(_Loss):
     """Module form of :func:`bce_loss` (paper Eq. 14).
 
@@ -215,7 +986,275 @@ class BCELoss(_Loss):
         return bce_loss(input, target, reduction=self.reduction)
 
 
-_REGISTRY = {"zlpr": ZLPRLoss, "bce": BCELoss}
+class FocalLoss(_Loss):
+    """Module form of :func:`focal_loss` (paper Eq. 19).
+
+    Parameters
+    ----------
+    gamma : float, default=2.0
+        Focusing parameter.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.losses import FocalLoss
+    >>> FocalLoss().gamma
+    2.0
+    """
+
+    def __init__(self, gamma=2.0, reduction="mean"):
+        super().__init__(reduction)
+        self.gamma = float(gamma)
+
+    def forward(self, input, target):
+        return focal_loss(input, target, gamma=self.gamma, reduction=self.reduction)
+
+
+class Dice1Loss(_Loss):
+    """Module form of :func:`dice1_loss` (paper Eq. 20).
+
+    Parameters
+    ----------
+    gamma : float, default=1.0
+        Smoothing term.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.losses import Dice1Loss
+    >>> Dice1Loss().gamma
+    1.0
+    """
+
+    def __init__(self, gamma=1.0, reduction="mean"):
+        super().__init__(reduction)
+        self.gamma = float(gamma)
+
+    def forward(self, input, target):
+        return dice1_loss(input, target, gamma=self.gamma, reduction=self.reduction)
+
+
+class Dice2Loss(_Loss):
+    """Module form of :func:`dice2_loss` (paper Eq. 21), a batch-level loss.
+
+    Parameters
+    ----------
+    gamma : float, default=1.0
+        Smoothing term.
+    reduction : {"mean", "sum"}, default="mean"
+        Both return the batch value; ``"none"`` is refused.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.losses import Dice2Loss
+    >>> Dice2Loss().batch_level
+    True
+    """
+
+    batch_level = True
+
+    def __init__(self, gamma=1.0, reduction="mean"):
+        super().__init__(reduction)
+        self.gamma = float(gamma)
+
+    def forward(self, input, target):
+        return dice2_loss(input, target, gamma=self.gamma, reduction=self.reduction)
+
+
+class RankHingeLoss(_Loss):
+    """Module form of :func:`rank_hinge_loss` (paper Eq. 22).
+
+    A pure ranking loss: no natural threshold (``decision_threshold = None``).
+
+    Parameters
+    ----------
+    margin : float, default=1.0
+        The margin.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.losses import RankHingeLoss
+    >>> RankHingeLoss().decision_threshold is None
+    True
+    """
+
+    decision_threshold = None
+
+    def __init__(self, margin=1.0, reduction="mean"):
+        super().__init__(reduction)
+        self.margin = float(margin)
+
+    def forward(self, input, target):
+        return rank_hinge_loss(
+            input, target, margin=self.margin, reduction=self.reduction
+        )
+
+
+class WARPLoss(RankHingeLoss):
+    """Module form of :func:`warp_loss` (paper Eq. 23), w(r) = r.
+
+    Parameters
+    ----------
+    margin : float, default=1.0
+        The margin.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.losses import WARPLoss
+    >>> WARPLoss(margin=0.5).margin
+    0.5
+    """
+
+    def forward(self, input, target):
+        return warp_loss(input, target, margin=self.margin, reduction=self.reduction)
+
+
+class BPMLLLoss(_Loss):
+    """Module form of :func:`bpmll_loss` (log of paper Eq. 24).
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.losses import BPMLLLoss
+    >>> BPMLLLoss().decision_threshold is None
+    True
+    """
+
+    decision_threshold = None
+
+    def forward(self, input, target):
+        return bpmll_loss(input, target, reduction=self.reduction)
+
+
+class LSEPLoss(_Loss):
+    """Module form of :func:`lsep_loss` (paper Eq. 12).
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.losses import LSEPLoss
+    >>> LSEPLoss().decision_threshold is None
+    True
+    """
+
+    decision_threshold = None
+
+    def forward(self, input, target):
+        return lsep_loss(input, target, reduction=self.reduction)
+
+
+class LSEPSampledLoss(_Loss):
+    """Module form of :func:`lsep_sampled_loss` (paper Eq. 13).
+
+    Parameters
+    ----------
+    n_pairs : int, default=100
+        Pairs sampled per row, at most.
+    seed : int, default=None
+        Seeds a private generator for the sampling; None uses torch's global
+        generator (which ``ZLPRClassifier(random_state=...)`` seeds).
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.losses import LSEPSampledLoss
+    >>> LSEPSampledLoss(n_pairs=10, seed=0).n_pairs
+    10
+    """
+
+    decision_threshold = None
+
+    def __init__(self, n_pairs=100, seed=None, reduction="mean"):
+        super().__init__(reduction)
+        if not (isinstance(n_pairs, int) and n_pairs >= 1):
+            raise ValueError(f"n_pairs must be a positive int; got {n_pairs!r}.")
+        self.n_pairs = n_pairs
+        self.seed = seed
+        self.generator = None if seed is None else torch.Generator().manual_seed(seed)
+
+    def forward(self, input, target):
+        return lsep_sampled_loss(
+            input,
+            target,
+            n_pairs=self.n_pairs,
+            generator=self.generator,
+            reduction=self.reduction,
+        )
+
+    def extra_repr(self):
+        return f"n_pairs={self.n_pairs}, seed={self.seed}, reduction={self.reduction!r}"
+
+
+class ASLLoss(_Loss):
+    """Module form of :func:`asl_loss` (Ridnik et al., 2021).
+
+    Parameters
+    ----------
+    gamma_neg : float, default=4.0
+        Focusing parameter of the negatives.
+    gamma_pos : float, default=1.0
+        Focusing parameter of the positives.
+    clip : float, default=0.05
+        Probability margin of the negatives.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses are combined.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.losses import ASLLoss
+    >>> ASLLoss().clip
+    0.05
+    """
+
+    def __init__(self, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, reduction="mean"):
+        super().__init__(reduction)
+        if not 0.0 <= clip < 1.0:
+            raise ValueError(f"clip must be in [0, 1); got {clip!r}.")
+        self.gamma_neg = float(gamma_neg)
+        self.gamma_pos = float(gamma_pos)
+        self.clip = float(clip)
+
+    def forward(self, input, target):
+        return asl_loss(
+            input,
+            target,
+            gamma_neg=self.gamma_neg,
+            gamma_pos=self.gamma_pos,
+            clip=self.clip,
+            reduction=self.reduction,
+        )
+
+
+_REGISTRY = {
+    "zlpr": ZLPRLoss,
+    "tlpr": TLPRLoss,
+    "soft_zlpr": SoftZLPRLoss,
+    "bce": BCELoss,
+    "focal": FocalLoss,
+    "dice1": Dice1Loss,
+    "dice2": Dice2Loss,
+    "rank_hinge": RankHingeLoss,
+    "warp": WARPLoss,
+    "bpmll": BPMLLLoss,
+    "lsep": LSEPLoss,
+    "lsep_sampled": LSEPSampledLoss,
+    "asl": ASLLoss,
+}
 
 #: Names accepted by :func:`get_loss` and ``ZLPRClassifier(loss=...)``.
 LOSSES = tuple(_REGISTRY)
@@ -229,7 +1268,7 @@ def get_loss(name, **params):
     name : str
         One of :data:`LOSSES`.
     **params
-        Passed to the loss module, e.g. ``reduction="sum"``.
+        Passed to the loss module, e.g. ``reduction="sum"`` or ``s0=0.5``.
 
     Returns
     -------
@@ -241,7 +1280,43 @@ def get_loss(name, **params):
     >>> from sklearn_zlpr.losses import get_loss
     >>> get_loss("zlpr")
     ZLPRLoss(reduction='mean')
+    >>> get_loss("tlpr", s0=0.5)
+    TLPRLoss(s0=0.5, reduction='mean')
     """
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(f"Unknown loss {name!r}; expected one of {LOSSES}.")
     return _REGISTRY[name](**params)
+
+
+def prediction_rule(loss):
+    """How a classifier trained with ``loss`` turns scores into outputs.
+
+    Parameters
+    ----------
+    loss : str or torch.nn.Module
+        A loss name or module.
+
+    Returns
+    -------
+    rule : dict
+        ``threshold`` (float, or None for pure ranking losses: no natural
+        threshold), ``proba_scale`` and ``proba_offset`` (``predict_proba =
+        sigmoid(proba_scale * (s - proba_offset))``). Modules without these
+        attributes get threshold 0 and ``sigmoid(s)``.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.losses import prediction_rule
+    >>> prediction_rule("zlpr")
+    {'threshold': 0.0, 'proba_scale': 2.0, 'proba_offset': 0.0}
+    >>> prediction_rule("lsep")["threshold"] is None
+    True
+    """
+    if isinstance(loss, str):
+        loss = get_loss(loss)
+    threshold = getattr(loss, "decision_threshold", 0.0)
+    return {
+        "threshold": None if threshold is None else float(threshold),
+        "proba_scale": float(getattr(loss, "proba_scale", 1.0)),
+        "proba_offset": float(getattr(loss, "proba_offset", 0.0)),
+    }

@@ -1,6 +1,11 @@
-"""Losses against brute-force float64 references written from the paper."""
+"""Losses against brute-force float64 references written from the paper's formulas.
+
+The references loop over samples, labels and (positive, negative) pairs in plain
+Python; they exist only here.
+"""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -8,161 +13,516 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sklearn_zlpr.losses import LOSSES, BCELoss, ZLPRLoss, bce_loss, get_loss, zlpr_loss
+from sklearn_zlpr import losses as L
+from sklearn_zlpr.losses import LOSSES, get_loss, prediction_rule
 
 
-def zlpr_reference(s, y):
-    """Paper Eq. 1, one sample at a time, with Python floats."""
-    out = []
-    for row, labels in zip(s.tolist(), y.tolist()):
-        pos = sum(math.exp(-v) for v, t in zip(row, labels) if t == 1)
-        neg = sum(math.exp(v) for v, t in zip(row, labels) if t == 0)
-        out.append(math.log1p(pos) + math.log1p(neg))
-    return np.array(out)
+def _sig(v):
+    return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
 
 
-def bce_reference(s, y):
-    """Paper Eq. 14 with p = 1 / (1 + exp(-s)), summed over labels."""
-    p = 1.0 / (1.0 + np.exp(-s))
-    return -(y * np.log(p) + (1 - y) * np.log(1 - p)).sum(1)
+def _lse1(values):
+    """log(1 + sum(exp(values))), exact for moderate values."""
+    return math.log1p(sum(math.exp(v) for v in values))
+
+
+def _split(row, labels):
+    pos = [v for v, t in zip(row, labels) if t > 0.5]
+    neg = [v for v, t in zip(row, labels) if t <= 0.5]
+    return pos, neg
+
+
+def ref_zlpr(row, labels):
+    pos, neg = _split(row, labels)
+    return _lse1([-v for v in pos]) + _lse1(neg)
+
+
+def ref_tlpr(row, labels, s0):
+    pos, neg = _split(row, labels)
+    return math.log(math.exp(-s0) + sum(math.exp(-v) for v in pos)) + math.log(
+        math.exp(s0) + sum(math.exp(v) for v in neg)
+    )
+
+
+def ref_soft_zlpr(row, p):
+    return math.log1p(sum(pi * math.exp(-v) for v, pi in zip(row, p))) + math.log1p(
+        sum((1 - pi) * math.exp(v) for v, pi in zip(row, p))
+    )
+
+
+def ref_bce(row, y):
+    return sum(
+        -(t * math.log(_sig(v)) + (1 - t) * math.log(1 - _sig(v)))
+        for v, t in zip(row, y)
+    )
+
+
+def ref_focal(row, y, gamma=2.0):
+    return sum(
+        -(t * (1 - _sig(v)) ** gamma * math.log(_sig(v)))
+        - (1 - t) * _sig(v) ** gamma * math.log(1 - _sig(v))
+        for v, t in zip(row, y)
+    )
+
+
+def ref_dice1(row, y, gamma=1.0):
+    total = 0.0
+    for v, t in zip(row, y):
+        p = _sig(v)
+        total += t * (1 - (2 * p + gamma) / (p * p + 1 + gamma))
+        total += (1 - t) * (1 - gamma / (p * p + gamma))
+    return total
+
+
+def ref_dice2(s, y, gamma=1.0):
+    total = 0.0
+    for col in range(s.shape[1]):
+        p = [_sig(v) for v in s[:, col]]
+        t = y[:, col]
+        numer = 2 * sum(pi * ti for pi, ti in zip(p, t)) + gamma
+        denom = sum(pi * pi for pi in p) + sum(t) + gamma
+        total += 1 - numer / denom
+    return total
+
+
+def ref_rank_hinge(row, labels, margin=1.0):
+    pos, neg = _split(row, labels)
+    return sum(max(0.0, margin + sj - si) for si in pos for sj in neg)
+
+
+def ref_warp(row, labels, margin=1.0):
+    pos, neg = _split(row, labels)
+    total = 0.0
+    for si in pos:
+        rank = 1 + sum(1 for sj in neg if margin + sj - si > 0)
+        total += rank * sum(max(0.0, margin + sj - si) for sj in neg)
+    return total
+
+
+def ref_bpmll(row, labels):
+    pos, neg = _split(row, labels)
+    if not pos or not neg:
+        return 0.0
+    return math.log(sum(math.exp(sj - si) for si in pos for sj in neg))
+
+
+def ref_lsep(row, labels):
+    pos, neg = _split(row, labels)
+    return math.log1p(sum(math.exp(sj - si) for si in pos for sj in neg))
+
+
+def ref_asl(row, y, gamma_neg=4.0, gamma_pos=1.0, clip=0.05):
+    total = 0.0
+    for v, t in zip(row, y):
+        p = _sig(v)
+        pm = max(p - clip, 0.0)
+        total -= t * (1 - p) ** gamma_pos * math.log(p)
+        total -= (1 - t) * pm**gamma_neg * math.log(1 - pm)
+    return total
+
+
+ROW_REFERENCES = {
+    "zlpr": ref_zlpr,
+    "tlpr": lambda r, y: ref_tlpr(r, y, 0.0),
+    "soft_zlpr": ref_soft_zlpr,
+    "bce": ref_bce,
+    "focal": ref_focal,
+    "dice1": ref_dice1,
+    "rank_hinge": ref_rank_hinge,
+    "warp": ref_warp,
+    "bpmll": ref_bpmll,
+    "lsep": ref_lsep,
+    "asl": ref_asl,
+}
+FUNCTIONS = {
+    "zlpr": L.zlpr_loss,
+    "tlpr": L.tlpr_loss,
+    "soft_zlpr": L.soft_zlpr_loss,
+    "bce": L.bce_loss,
+    "focal": L.focal_loss,
+    "dice1": L.dice1_loss,
+    "rank_hinge": L.rank_hinge_loss,
+    "warp": L.warp_loss,
+    "bpmll": L.bpmll_loss,
+    "lsep": L.lsep_loss,
+    "asl": L.asl_loss,
+}
 
 
 @st.composite
-def scores_and_targets(draw):
+def scores_and_targets(draw, max_labels=8):
     n = draw(st.integers(1, 6))
-    L = draw(st.integers(1, 8))
-    # Small integer-valued scores create ties; the range keeps exp() exact.
-    values = st.one_of(st.integers(-5, 5).map(float), st.floats(-8, 8))
-    s = np.array(draw(st.lists(values, min_size=n * L, max_size=n * L))).reshape(n, L)
-    y = np.array(draw(st.lists(st.integers(0, 1), min_size=n * L, max_size=n * L)))
-    y = y.reshape(n, L)
-    # Always include a row without positives and one without negatives.
+    n_labels = draw(st.integers(1, max_labels))
+    # Small integers create ties, including pairs exactly at the margin.
+    values = st.one_of(st.integers(-4, 4).map(float), st.floats(-6, 6))
+    flat = draw(st.lists(values, min_size=n * n_labels, max_size=n * n_labels))
+    s = np.array(flat).reshape(n, n_labels)
+    bits = draw(
+        st.lists(st.integers(0, 1), min_size=n * n_labels, max_size=n * n_labels)
+    )
+    y = np.array(bits, dtype=float).reshape(n, n_labels)
     extra = draw(st.sampled_from(["none", "no_pos", "no_neg", "both"]))
     if extra in ("no_pos", "both"):
         y[0] = 0
-    if extra in ("no_neg", "both") and n > 1:
+    if extra in ("no_neg", "both"):
         y[-1] = 1
     return s, y
 
 
-@settings(max_examples=60, deadline=None)
-@given(scores_and_targets())
-def test_zlpr_matches_reference(data):
-    s, y = data
-    got = zlpr_loss(torch.tensor(s), torch.tensor(y), reduction="none").numpy()
-    np.testing.assert_allclose(got, zlpr_reference(s, y), rtol=1e-6, atol=1e-12)
+def _per_sample_reference(name, s, y):
+    return np.array([ROW_REFERENCES[name](list(r), list(t)) for r, t in zip(s, y)])
 
 
-@settings(max_examples=60, deadline=None)
-@given(scores_and_targets())
-def test_bce_matches_reference(data):
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@settings(max_examples=40, deadline=None)
+@given(data=scores_and_targets())
+def test_loss_matches_brute_force_reference(name, data):
     s, y = data
-    got = bce_loss(
-        torch.tensor(s), torch.tensor(y, dtype=torch.float64), reduction="none"
+    got = FUNCTIONS[name](torch.tensor(s), torch.tensor(y), reduction="none").numpy()
+    np.testing.assert_allclose(
+        got, _per_sample_reference(name, s, y), rtol=1e-6, atol=1e-9
     )
-    np.testing.assert_allclose(got.numpy(), bce_reference(s, y), rtol=1e-6, atol=1e-12)
 
 
-@settings(max_examples=30, deadline=None)
-@given(scores_and_targets())
-def test_reductions_and_properties(data):
+@settings(max_examples=40, deadline=None)
+@given(data=scores_and_targets(), s0=st.floats(-2, 2))
+def test_tlpr_threshold_matches_reference(data, s0):
     s, y = data
-    s_t, y_t = torch.tensor(s), torch.tensor(y)
-    for fn in (zlpr_loss, bce_loss):
-        per_sample = fn(s_t, y_t, reduction="none")
-        assert per_sample.shape == (s.shape[0],)
-        assert (per_sample >= 0).all()
-        torch.testing.assert_close(fn(s_t, y_t, reduction="sum"), per_sample.sum())
-        torch.testing.assert_close(fn(s_t, y_t), per_sample.mean())
-        # Label permutation equivariance.
-        perm = torch.randperm(s.shape[1], generator=torch.Generator().manual_seed(0))
-        torch.testing.assert_close(
-            fn(s_t[:, perm], y_t[:, perm], reduction="none"), per_sample
+    got = L.tlpr_loss(torch.tensor(s), torch.tensor(y), s0=s0, reduction="none").numpy()
+    ref = np.array([ref_tlpr(list(r), list(t), s0) for r, t in zip(s, y)])
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=scores_and_targets(), soft=st.lists(st.floats(0, 1), min_size=48, max_size=48)
+)
+def test_soft_targets_match_reference(data, soft):
+    s, _ = data
+    p = np.array(soft[: s.size]).reshape(s.shape)
+    for name in ("soft_zlpr", "bce", "focal", "dice1", "asl"):
+        got = FUNCTIONS[name](
+            torch.tensor(s), torch.tensor(p), reduction="none"
+        ).numpy()
+        np.testing.assert_allclose(
+            got, _per_sample_reference(name, s, p), rtol=1e-6, atol=1e-9, err_msg=name
         )
 
 
-def test_zlpr_special_rows():
-    s = torch.tensor([[1.0, -2.0, 3.0], [0.5, 0.5, -1.0]], dtype=torch.float64)
-    # No positives: only the negative term log(1 + sum e^{s_j}).
-    y = torch.zeros_like(s)
-    expected = torch.log1p(torch.exp(s).sum(1))
-    torch.testing.assert_close(zlpr_loss(s, y, reduction="none"), expected)
-    # No negatives: only the positive term log(1 + sum e^{-s_i}).
-    y = torch.ones_like(s)
-    expected = torch.log1p(torch.exp(-s).sum(1))
-    torch.testing.assert_close(zlpr_loss(s, y, reduction="none"), expected)
-
-
-@pytest.mark.parametrize("fn", [zlpr_loss, bce_loss])
-def test_stable_at_huge_scores_float32(fn):
-    s = torch.tensor(
-        [[1e4, -1e4, 1e4, -1e4], [-1e4, 1e4, 0.0, 3.0]], requires_grad=True
+@settings(max_examples=40, deadline=None)
+@given(data=scores_and_targets())
+def test_dice2_matches_reference(data):
+    s, y = data
+    got = L.dice2_loss(torch.tensor(s), torch.tensor(y)).item()
+    assert got == pytest.approx(ref_dice2(s, y), rel=1e-6, abs=1e-9)
+    assert L.dice2_loss(torch.tensor(s), torch.tensor(y), reduction="sum").item() == (
+        pytest.approx(got)
     )
-    y = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
-    loss = fn(s, y)
-    loss.backward()
-    assert torch.isfinite(loss)
-    assert torch.isfinite(s.grad).all()
-    # A confidently wrong score costs about its magnitude.
-    assert 1e4 <= fn(s.detach()[:1], y[:1]).item() <= 2.0001e4 + 1
 
 
-@pytest.mark.parametrize("fn", [zlpr_loss, bce_loss])
-def test_gradcheck_float64(fn):
+@settings(max_examples=40, deadline=None)
+@given(data=scores_and_targets(), n_pairs=st.integers(1, 12), seed=st.integers(0, 100))
+def test_lsep_sampled_matches_reference_on_its_pairs(data, n_pairs, seed):
+    s, y = data
+    yt = torch.tensor(y)
+    pos_idx, neg_idx, weight = L.sample_pairs(
+        yt, n_pairs, torch.Generator().manual_seed(seed)
+    )
+    assert pos_idx.shape[1] <= n_pairs
+    ref = []
+    for b in range(len(s)):
+        pairs = [
+            (int(i), int(j))
+            for i, j, w in zip(pos_idx[b], neg_idx[b], weight[b])
+            if w > 0
+        ]
+        for i, j in pairs:  # every sampled pair is a (positive, negative) pair
+            assert y[b, i] == 1 and y[b, j] == 0
+        n_all = int(y[b].sum() * (1 - y[b]).sum())
+        if n_all <= n_pairs:  # few pairs: all of them, each once
+            assert len(pairs) == n_all and len(set(pairs)) == n_all
+        ref.append(math.log1p(sum(math.exp(s[b, j] - s[b, i]) for i, j in pairs)))
+    got = L.lsep_sampled_loss(
+        torch.tensor(s),
+        yt,
+        n_pairs=n_pairs,
+        generator=torch.Generator().manual_seed(seed),
+        reduction="none",
+    )
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-6, atol=1e-9)
+
+
+def test_lsep_sampled_equals_lsep_when_every_pair_fits():
     g = torch.Generator().manual_seed(0)
-    s = torch.randn(4, 5, dtype=torch.float64, generator=g, requires_grad=True)
-    y = (torch.rand(4, 5, generator=g) > 0.5).double()
-    y[0] = 0
-    y[1] = 1
-    assert torch.autograd.gradcheck(lambda inp: fn(inp, y, reduction="none"), (s,))
+    s = torch.randn(5, 6, dtype=torch.float64, generator=g)
+    y = (torch.rand(5, 6, generator=g) > 0.5).double()
+    torch.testing.assert_close(
+        L.lsep_sampled_loss(s, y, n_pairs=36, reduction="none"),
+        L.lsep_loss(s, y, reduction="none"),
+    )
 
 
-def test_zlpr_gradient_matches_softmax_formula():
-    # d/ds_i of log(1 + sum_pos e^{-s}) is -e^{-s_i} / (1 + sum_pos e^{-s}).
+# ---------------------------------------------------------------- properties
+def _module_call(name, s, y, reduction):
+    params = {"seed": 0} if name == "lsep_sampled" else {}
+    return get_loss(name, reduction=reduction, **params)(s, y)
+
+
+@pytest.mark.parametrize("name", [n for n in LOSSES if n != "dice2"])
+def test_reductions_and_permutation_equivariance(name):
+    g = torch.Generator().manual_seed(1)
+    s = torch.randn(7, 9, dtype=torch.float64, generator=g) * 3
+    y = (torch.rand(7, 9, generator=g) > 0.6).double()
+    y[0], y[1] = 0, 1
+    per_sample = _module_call(name, s, y, "none")
+    assert per_sample.shape == (7,)
+    torch.testing.assert_close(_module_call(name, s, y, "sum"), per_sample.sum())
+    torch.testing.assert_close(_module_call(name, s, y, "mean"), per_sample.mean())
+    if name != "bpmll":  # the log form of BP-MLL can be negative
+        assert (per_sample >= 0).all()
+    if name != "lsep_sampled":  # sampling is not label-permutation equivariant
+        perm = torch.randperm(9, generator=g)
+        torch.testing.assert_close(
+            _module_call(name, s[:, perm], y[:, perm], "none"), per_sample
+        )
+
+
+def test_zlpr_family_identities():
+    g = torch.Generator().manual_seed(2)
+    s = torch.randn(6, 5, dtype=torch.float64, generator=g)
+    y = (torch.rand(6, 5, generator=g) > 0.5).double()
+    zl = L.zlpr_loss(s, y, reduction="none")
+    torch.testing.assert_close(L.soft_zlpr_loss(s, y, reduction="none"), zl)
+    torch.testing.assert_close(L.tlpr_loss(s, y, s0=0.0, reduction="none"), zl)
+    torch.testing.assert_close(
+        L.tlpr_loss(s, y, s0=0.7, reduction="none"),
+        L.zlpr_loss(s - 0.7, y, reduction="none"),
+    )
+    # The paper's Eq. 5 form of TLPR equals its simplified Eq. 6 form.
+    for row, t in zip(s.tolist(), y.tolist()):
+        pos, neg = _split(row, t)
+        eq5 = math.log(
+            1
+            + sum(math.exp(v) for v in neg) * sum(math.exp(-v) for v in pos)
+            + sum(math.exp(v - 0.7) for v in neg)
+            + sum(math.exp(0.7 - v) for v in pos)
+        )
+        assert eq5 == pytest.approx(ref_tlpr(row, t, 0.7), rel=1e-12)
+
+
+def test_zlpr_gradient_is_the_papers_eq_10():
     s = torch.tensor([[0.3, -1.2, 2.0, 0.1]], dtype=torch.float64, requires_grad=True)
     y = torch.tensor([[1.0, 1.0, 0.0, 0.0]], dtype=torch.float64)
-    zlpr_loss(s, y).backward()
+    L.zlpr_loss(s, y).backward()
     v = s.detach()[0].numpy()
     pos, neg = np.exp(-v[:2]), np.exp(v[2:])
     expected = np.concatenate([-pos / (1 + pos.sum()), neg / (1 + neg.sum())])
     np.testing.assert_allclose(s.grad[0].numpy(), expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_half_precision_inputs_are_computed_in_float32(dtype):
-    s = torch.tensor([[30.0, -30.0, 5.0]], dtype=dtype)
-    y = torch.tensor([[0.0, 1.0, 1.0]], dtype=dtype)
-    got = zlpr_loss(s, y)
-    assert got.dtype == torch.float32
-    expected = zlpr_reference(s.double().numpy(), y.double().numpy())
-    np.testing.assert_allclose(got.item(), expected[0], rtol=1e-5)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = ZLPRLoss()(s.float(), y.float())
-    assert torch.isfinite(out)
+# ------------------------------------------------------------ gradients
+@pytest.mark.parametrize("name", LOSSES)
+def test_gradcheck_float64(name):
+    g = torch.Generator().manual_seed(3)
+    s = (torch.randn(4, 6, dtype=torch.float64, generator=g) * 2).requires_grad_()
+    y = (torch.rand(4, 6, generator=g) > 0.5).double()
+    y[0], y[1] = 0, 1
+
+    def fn(inp):
+        # A fresh generator per call: lsep_sampled must see the same pairs.
+        params = {"seed": 0} if name == "lsep_sampled" else {}
+        reduction = "mean" if name == "dice2" else "none"
+        return get_loss(name, reduction=reduction, **params)(inp, y)
+
+    assert torch.autograd.gradcheck(fn, (s,))
 
 
-def test_modules_and_registry():
-    assert set(LOSSES) >= {"zlpr", "bce"}
-    assert isinstance(get_loss("zlpr"), ZLPRLoss)
-    assert isinstance(get_loss("bce", reduction="sum"), BCELoss)
-    assert get_loss("bce", reduction="sum").reduction == "sum"
-    assert ZLPRLoss.proba_scale == 2.0 and BCELoss.proba_scale == 1.0
-    s, y = torch.randn(3, 4), (torch.rand(3, 4) > 0.5).float()
-    torch.testing.assert_close(
-        ZLPRLoss(reduction="none")(s, y), zlpr_loss(s, y, "none")
+# ------------------------------------------------------------- stability
+@pytest.mark.parametrize("name", LOSSES)
+def test_finite_at_huge_scores_float32(name):
+    s = torch.tensor(
+        [[1e4, -1e4, 1e4, -1e4], [-1e4, 1e4, 0.0, 3.0], [1e4, 1e4, -1e4, -1e4]],
+        requires_grad=True,
     )
+    y = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    loss = get_loss(name)(s, y)
+    loss.backward()
+    assert torch.isfinite(loss), name
+    assert torch.isfinite(s.grad).all(), name
+
+
+def test_zlpr_value_at_huge_scores():
+    s = torch.tensor([[1e4, -1e4, 1e4, -1e4]])
+    y = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
+    # log(1 + e^-1e4 + e^1e4) + log(1 + e^1e4 + e^-1e4) = 2e4 up to rounding.
+    assert L.zlpr_loss(s, y).item() == pytest.approx(2e4, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_autocast_half_precision(name, dtype):
+    g = torch.Generator().manual_seed(4)
+    layer = torch.nn.Linear(8, 6)
+    x = torch.randn(5, 8, generator=g) * 30
+    y = (torch.rand(5, 6, generator=g) > 0.5).float()
+    with torch.autocast("cpu", dtype=dtype):
+        s = layer(x)
+        assert s.dtype == dtype
+        loss = get_loss(name)(s, y)
+    assert loss.dtype == torch.float32
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(layer.weight.grad).all()
+
+
+# ----------------------------------------------------------------- scale
+@pytest.mark.parametrize("name", LOSSES)
+def test_runs_at_30000_labels_without_quadratic_memory(name):
+    n, n_labels = 64, 30000
+    g = torch.Generator().manual_seed(5)
+    s = torch.randn(n, n_labels, generator=g).requires_grad_()
+    y = (torch.rand(n, n_labels, generator=g) < 5 / n_labels).float()
+    y[0], y[1] = 0, 1  # also a row with 30000 positives
+    largest = [0]
+
+    def pack(t):
+        largest[0] = max(largest[0], t.numel())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = get_loss(name, **({"seed": 0} if name == "lsep_sampled" else {}))(s, y)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(s.grad).all()
+    # Nothing saved for backward is larger than a few (n, L) tensors.
+    assert largest[0] <= 2 * n * n_labels
+
+
+def test_rank_hinge_and_warp_at_scale_match_a_pairwise_computation():
+    # Pairwise check on a moderately large case (B x K x L is fine here).
+    g = torch.Generator().manual_seed(6)
+    s = torch.randn(8, 3000, dtype=torch.float64, generator=g)
+    y = (torch.rand(8, 3000, generator=g) < 0.002).double()
+    y[0, :5] = 1
+    pos = y > 0.5
+    hinge = (1 + s[:, None, :] - s[:, :, None]).clamp_min(0)  # [b, i, j]
+    mask = pos[:, :, None] & ~pos[:, None, :]
+    per_pos = (hinge * mask).sum(2)
+    rank = 1 + ((hinge > 0) & mask).sum(2)
+    torch.testing.assert_close(
+        L.rank_hinge_loss(s, y, reduction="none"), per_pos.sum(1)
+    )
+    torch.testing.assert_close(
+        L.warp_loss(s, y, reduction="none"), (rank * per_pos * pos).sum(1)
+    )
+
+
+# ------------------------------------------------------- compiled core
+def test_compiled_core_matches_eager(monkeypatch):
+    g = torch.Generator().manual_seed(7)
+    s = torch.randn(16, 700, generator=g) * 4
+    y = (torch.rand(16, 700, generator=g) < 0.01).float()
+    y[0] = 0
+    results = {}
+    for mode in ("1", "0"):
+        monkeypatch.setenv("SKLEARN_ZLPR_COMPILE", mode)
+        x = s.clone().requires_grad_()
+        loss = L.zlpr_loss(x, y, reduction="none")
+        loss.sum().backward()
+        results[mode] = (loss.detach(), x.grad)
+    torch.testing.assert_close(results["1"][0], results["0"][0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(results["1"][1], results["0"][1], rtol=1e-5, atol=1e-6)
+
+
+def test_compiler_failure_falls_back_to_eager(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setitem(L._compiled_core, "fn", broken)
+    monkeypatch.setitem(L._compiled_core, "failed", False)
+    monkeypatch.setenv("SKLEARN_ZLPR_COMPILE", "1")
+    s = torch.randn(4, 600)
+    y = (torch.rand(4, 600) < 0.01).float()
+    with pytest.warns(RuntimeWarning, match="fall back to eager"):
+        got = L.zlpr_loss(s, y, reduction="none")
+    monkeypatch.setenv("SKLEARN_ZLPR_COMPILE", "0")
+    torch.testing.assert_close(got, L.zlpr_loss(s, y, reduction="none"))
+    assert L._compiled_core["failed"]
+
+
+# ------------------------------------------------------ registry and rules
+def test_registry_and_prediction_rules():
+    assert LOSSES == (
+        "zlpr",
+        "tlpr",
+        "soft_zlpr",
+        "bce",
+        "focal",
+        "dice1",
+        "dice2",
+        "rank_hinge",
+        "warp",
+        "bpmll",
+        "lsep",
+        "lsep_sampled",
+        "asl",
+    )
+    for name in LOSSES:
+        module = get_loss(name)
+        assert isinstance(module, torch.nn.Module)
+        assert module.reduction == "mean"
+    assert prediction_rule("zlpr") == {
+        "threshold": 0.0,
+        "proba_scale": 2.0,
+        "proba_offset": 0.0,
+    }
+    assert prediction_rule(get_loss("tlpr", s0=0.5)) == {
+        "threshold": 0.5,
+        "proba_scale": 2.0,
+        "proba_offset": 0.5,
+    }
+    for name in ("bce", "focal", "dice1", "dice2", "asl"):
+        assert prediction_rule(name) == {
+            "threshold": 0.0,
+            "proba_scale": 1.0,
+            "proba_offset": 0.0,
+        }
+    for name in ("rank_hinge", "warp", "bpmll", "lsep", "lsep_sampled"):
+        assert prediction_rule(name)["threshold"] is None
+    assert prediction_rule(torch.nn.Module())["threshold"] == 0.0
 
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="Unknown loss 'nope'"):
         get_loss("nope")
     with pytest.raises(ValueError, match="reduction must be one of"):
-        ZLPRLoss(reduction="avg")
+        L.ZLPRLoss(reduction="avg")
     with pytest.raises(ValueError, match="reduction must be one of"):
-        zlpr_loss(torch.zeros(1, 2), torch.zeros(1, 2), reduction="avg")
-    with pytest.raises(ValueError, match="same shape|shape"):
-        zlpr_loss(torch.zeros(2, 3), torch.zeros(2, 4))
+        L.zlpr_loss(torch.zeros(1, 2), torch.zeros(1, 2), reduction="avg")
     with pytest.raises(ValueError, match="shape"):
-        zlpr_loss(torch.zeros(3), torch.zeros(3))
+        L.zlpr_loss(torch.zeros(2, 3), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="shape"):
+        L.zlpr_loss(torch.zeros(3), torch.zeros(3))
     with pytest.raises(TypeError, match="torch tensors"):
-        zlpr_loss(np.zeros((1, 2)), torch.zeros(1, 2))
+        L.zlpr_loss(np.zeros((1, 2)), torch.zeros(1, 2))
+    with pytest.raises(ValueError, match="batch-level loss"):
+        L.dice2_loss(torch.zeros(2, 2), torch.zeros(2, 2), reduction="none")
+    with pytest.raises(ValueError, match="batch-level loss"):
+        L.Dice2Loss(reduction="none")
+    with pytest.raises(ValueError, match="targets in \\[0, 1\\]"):
+        L.soft_zlpr_loss(torch.zeros(1, 2), torch.tensor([[1.5, 0.0]]))
+    with pytest.raises(ValueError, match="n_pairs"):
+        L.LSEPSampledLoss(n_pairs=0)
+    with pytest.raises(ValueError, match="clip"):
+        L.ASLLoss(clip=1.0)
+
+
+def test_modules_do_not_keep_tensors():
+    s, y = torch.randn(3, 4), (torch.rand(3, 4) > 0.5).float()
+    for name in LOSSES:
+        module = get_loss(name)
+        before = dict(vars(module))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            module(s, y)
+        assert dict(vars(module)).keys() == before.keys()
+        assert not any(isinstance(v, torch.Tensor) for v in vars(module).values())
