@@ -1,0 +1,808 @@
+"""Multi-label metrics and scorers.
+
+Conventions
+-----------
+* ``y_true``: a binary indicator matrix of shape ``(n_samples, n_labels)``, dense
+  or scipy sparse. 1-D input is refused (these are multi-label metrics).
+* Set metrics take ``y_pred``, an indicator matrix of the same shape (dense or
+  sparse); ranking metrics take ``y_score``, a dense float matrix where higher
+  means more relevant (``decision_function`` or ``predict_proba``).
+* ``*_score``: higher is better. ``*_loss`` / ``*_error``: lower is better; their
+  scorers are named ``neg_*`` and return the negated value, so that every scorer
+  is higher-is-better, as scikit-learn expects.
+* ``sample_weight`` weights rows; every metric is a weighted mean over rows
+  except ``micro_f1_score`` and ``macro_f1_score``, which weight the counts.
+* Ties in scores are handled as scikit-learn does: a label's rank is the number
+  of labels scored at least as high.
+
+Equation numbers refer to Su et al., "ZLPR: A Novel Loss for Multi-label
+Classification" (section 4.3). All functions are vectorised (no Python loop over
+samples) and agree with scikit-learn's implementations where those exist.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.stats import rankdata
+
+__all__ = [
+    "MultilabelScorer",
+    "avg_precision_score",
+    "coverage_error",
+    "example_f1_score",
+    "get_scorer",
+    "get_scorer_names",
+    "hamming_loss",
+    "macro_f1_score",
+    "make_scoring",
+    "micro_f1_score",
+    "multilabel_report",
+    "one_error",
+    "ranking_loss",
+    "subset_accuracy_score",
+]
+
+
+# --------------------------------------------------------------------------
+# Validation
+def _check_indicator(y, name):
+    """Return ``y`` as a CSR matrix of 0/1 int8 values, with clear errors."""
+    if sp.issparse(y):
+        Y = sp.csr_matrix(y)
+        if Y.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_samples, n_labels).")
+        data = Y.data
+    else:
+        Y = np.asarray(y)
+        if Y.dtype == object:
+            raise ValueError(
+                f"{name} must be a binary indicator matrix; got an object array "
+                "(lists of labels?). Use sklearn.preprocessing.MultiLabelBinarizer."
+            )
+        if Y.ndim != 2:
+            raise ValueError(
+                f"{name} must be a 2-D binary indicator matrix of shape "
+                f"(n_samples, n_labels); got an array of shape {Y.shape}. These are "
+                "multi-label metrics; for 1-D labels use sklearn.metrics."
+            )
+        data = Y.ravel()
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    not_binary = ValueError(
+        f"{name} must contain only 0 and 1 (a binary indicator matrix)."
+    )
+    if sp.issparse(Y):
+        if data.size and not np.all(data[data != 0] == 1):
+            raise not_binary
+        Y = sp.csr_matrix(Y, dtype=np.int8)
+        Y.eliminate_zeros()
+        Y.sort_indices()
+        return Y
+    # Dense: the non-zero entries must all be 1; build the CSR structure from them.
+    flat = Y.ravel()
+    idx = np.flatnonzero(flat != 0)  # much faster than np.nonzero on 2-D input
+    if idx.size and not np.all(flat[idx] == 1):
+        raise not_binary
+    n_labels = max(Y.shape[1], 1)
+    rows, cols = idx // n_labels, idx % n_labels
+    indptr = np.zeros(Y.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=Y.shape[0]), out=indptr[1:])
+    return sp.csr_matrix(
+        (np.ones(rows.size, dtype=np.int8), cols, indptr), shape=Y.shape
+    )
+
+
+def _check_score(y_score, shape, name="y_score"):
+    if sp.issparse(y_score):
+        raise TypeError(f"{name} must be a dense array of scores, not a sparse matrix.")
+    S = np.asarray(y_score, dtype=np.float64)
+    if S.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_labels); got shape "
+            f"{S.shape}."
+        )
+    if S.shape != shape:
+        raise ValueError(
+            f"y_true and {name} have different shapes: {shape} and {S.shape}."
+        )
+    if not np.isfinite(S).all():
+        raise ValueError(
+            f"{name} contains NaN or infinity; scores must be finite real numbers."
+        )
+    return S
+
+
+def _check_weights(sample_weight, n):
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},); got {w.shape}.")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("sample_weight must be finite and non-negative.")
+    return w
+
+
+def _pair(y_true, y_pred, sample_weight):
+    T = _check_indicator(y_true, "y_true")
+    P = _check_indicator(y_pred, "y_pred")
+    if T.shape != P.shape:
+        raise ValueError(
+            f"y_true and y_pred have different shapes: {T.shape} and {P.shape}."
+        )
+    return T, P, _check_weights(sample_weight, T.shape[0])
+
+
+def _average(values, w):
+    if values.size == 0:
+        raise ValueError("Found 0 samples; the metric is undefined on empty input.")
+    return float(np.average(values, weights=w))
+
+
+def _row_counts(T, P):
+    """Per row: |Y|, |Y_hat|, |Y and Y_hat|."""
+    inter = np.asarray(T.multiply(P).sum(1)).ravel()
+    return np.diff(T.indptr), np.diff(P.indptr), inter
+
+
+# --------------------------------------------------------------------------
+# Set metrics (use predict)
+def subset_accuracy_score(y_true, y_pred, *, sample_weight=None):
+    """Subset accuracy, SubACC (paper Eq. 25): the share of exactly right rows.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_pred : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        Predicted indicator matrix.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    score : float
+        In [0, 1], higher is better.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import subset_accuracy_score
+    >>> subset_accuracy_score([[1, 0], [0, 1]], [[1, 0], [1, 1]])
+    0.5
+    """
+    T, P, w = _pair(y_true, y_pred, sample_weight)
+    n_true, n_pred, inter = _row_counts(T, P)
+    return _average(((inter == n_true) & (inter == n_pred)).astype(float), w)
+
+
+def example_f1_score(y_true, y_pred, *, sample_weight=None, zero_division=1.0):
+    """Example-based F1, MLC-F1 (paper Eq. 26).
+
+    Per row ``2 |Y and Y_hat| / (|Y| + |Y_hat|)``, averaged over rows. A row
+    where both sets are empty scores ``zero_division`` (1 by default: predicting
+    "no label" for a row without labels is right; this is the convention under
+    which the paper's Toxic numbers make sense). scikit-learn's
+    ``f1_score(average="samples", zero_division=z)`` equals this.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_pred : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        Predicted indicator matrix.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+    zero_division : float, default=1.0
+        Score of a row whose true and predicted sets are both empty.
+
+    Returns
+    -------
+    score : float
+        In [0, 1], higher is better.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import example_f1_score
+    >>> example_f1_score([[1, 1], [0, 0]], [[1, 0], [0, 0]])
+    0.8333333333333333
+    """
+    T, P, w = _pair(y_true, y_pred, sample_weight)
+    n_true, n_pred, inter = _row_counts(T, P)
+    denom = n_true + n_pred
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(
+            denom > 0, 2.0 * inter / np.maximum(denom, 1), float(zero_division)
+        )
+    return _average(f1, w)
+
+
+def _label_counts(T, P, w):
+    """Per label, weighted: true positives, false positives, false negatives."""
+    if w is None:
+        Tw, Pw = T, P
+    else:
+        D = sp.diags(w)
+        Tw, Pw = D @ T, D @ P
+    tp = np.asarray(Tw.multiply(P).sum(0), dtype=np.float64).ravel()
+    fp = np.asarray(Pw.sum(0), dtype=np.float64).ravel() - tp
+    fn = np.asarray(Tw.sum(0), dtype=np.float64).ravel() - tp
+    return tp, fp, fn
+
+
+def micro_f1_score(y_true, y_pred, *, sample_weight=None, zero_division=0.0):
+    """Micro-averaged F1 (paper Eq. 28): ``2 TP / (2 TP + FP + FN)`` over all labels.
+
+    Equals ``sklearn.metrics.f1_score(average="micro")``.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_pred : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        Predicted indicator matrix.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights (weighting the counts).
+    zero_division : float, default=0.0
+        Value when there is no true and no predicted label at all.
+
+    Returns
+    -------
+    score : float
+        In [0, 1], higher is better.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import micro_f1_score
+    >>> micro_f1_score([[1, 1], [0, 1]], [[1, 0], [0, 1]])
+    0.8
+    """
+    T, P, w = _pair(y_true, y_pred, sample_weight)
+    _check_nonempty(T)
+    tp, fp, fn = _label_counts(T, P, w)
+    denom = 2 * tp.sum() + fp.sum() + fn.sum()
+    return float(2 * tp.sum() / denom) if denom > 0 else float(zero_division)
+
+
+def macro_f1_score(y_true, y_pred, *, sample_weight=None, zero_division=0.0):
+    """Macro-averaged F1 (paper Eq. 27): the unweighted mean of the per-label F1 scores.
+
+    A label with no true and no predicted positive scores ``zero_division``.
+    Equals ``sklearn.metrics.f1_score(average="macro", zero_division=...)``.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_pred : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        Predicted indicator matrix.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights (weighting the counts).
+    zero_division : float, default=0.0
+        Score of a label with no true and no predicted positive.
+
+    Returns
+    -------
+    score : float
+        In [0, 1], higher is better.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import macro_f1_score
+    >>> round(macro_f1_score([[1, 1], [0, 1]], [[1, 0], [0, 1]]), 4)
+    0.8333
+    """
+    T, P, w = _pair(y_true, y_pred, sample_weight)
+    _check_nonempty(T)
+    tp, fp, fn = _label_counts(T, P, w)
+    denom = 2 * tp + fp + fn
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(
+            denom > 0, 2 * tp / np.where(denom > 0, denom, 1), float(zero_division)
+        )
+    return float(f1.mean())
+
+
+def hamming_loss(y_true, y_pred, *, sample_weight=None):
+    """Hamming loss: the share of wrong label assignments.
+
+    Equals ``sklearn.metrics.hamming_loss``.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_pred : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        Predicted indicator matrix.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    loss : float
+        In [0, 1], lower is better.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import hamming_loss
+    >>> hamming_loss([[1, 0], [0, 1]], [[1, 1], [0, 1]])
+    0.25
+    """
+    T, P, w = _pair(y_true, y_pred, sample_weight)
+    n_true, n_pred, inter = _row_counts(T, P)
+    wrong = n_true + n_pred - 2 * inter
+    return _average(wrong / max(T.shape[1], 1), w)
+
+
+def _check_nonempty(T):
+    if T.shape[0] == 0:
+        raise ValueError("Found 0 samples; the metric is undefined on empty input.")
+
+
+# --------------------------------------------------------------------------
+# Ranking metrics (use decision_function or predict_proba)
+def _ranks(T, S):
+    """Ranks of the relevant entries of each row.
+
+    For every relevant entry (row r, label i), in CSR order:
+    ``rank_all = #{j : S[r, j] >= S[r, i]}`` and
+    ``rank_rel = #{relevant j : S[r, j] >= S[r, i]}``, plus the row of each
+    entry. Ties count as "at least as high", as in scikit-learn.
+    """
+    n, n_labels = S.shape
+    rows = np.repeat(np.arange(n), np.diff(T.indptr))
+    cols = T.indices
+    s_rel = S[rows, cols]
+    n_rel = rows.size
+
+    # Among the relevant labels of the same row: sort by (row, score) and count
+    # the entries from the start of each run of equal scores to the row's end.
+    order = np.lexsort((s_rel, rows))
+    r_sorted, v_sorted = rows[order], s_rel[order]
+    new_run = np.ones(n_rel, dtype=bool)
+    new_run[1:] = (r_sorted[1:] != r_sorted[:-1]) | (v_sorted[1:] != v_sorted[:-1])
+    run_start = np.maximum.accumulate(np.where(new_run, np.arange(n_rel), 0))
+    rank_rel = np.empty(n_rel, dtype=np.int64)
+    rank_rel[order] = T.indptr[r_sorted + 1] - run_start
+
+    # Among all labels. Rows with few relevant labels (the usual case): compare
+    # the row's sorted relevant scores, padded to (rows, k_max), with the whole
+    # row at once, in chunks; cost O(L k) per row, no copy of S. Rows with many
+    # relevant labels: rank the row once by sorting, O(L log L).
+    n_pos = np.diff(T.indptr)
+    k_cut = int(max(8, 2 * np.log2(max(n_labels, 2))))
+    rank_all = np.empty(n_rel, dtype=np.int64)
+    pos_in_row = np.empty(n_rel, dtype=np.int64)
+    pos_in_row[order] = np.arange(n_rel) - T.indptr[r_sorted]
+    few = n_pos <= k_cut
+    if few.any():
+        k_max = int(n_pos[few].max())
+        padded = np.full((n, k_max), np.inf)  # +inf: counts nothing
+        sel = few[rows]
+        padded[rows[sel], pos_in_row[sel]] = s_rel[sel]
+        counts = np.zeros((n, k_max), dtype=np.int64)
+        chunk = max(1, (1 << 22) // max(n_labels, 1))
+        for k in range(k_max):
+            # The k-th smallest relevant score of every row that has one.
+            active = np.flatnonzero(few & (n_pos > k))
+            if active.size > n // 2:  # most rows: compare in place, no copy
+                for start in range(0, n, chunk):
+                    sl = slice(start, start + chunk)
+                    counts[sl, k] = np.count_nonzero(
+                        S[sl] >= padded[sl, k, None], axis=1
+                    )
+            else:
+                for start in range(0, active.size, chunk):
+                    block = active[start : start + chunk]
+                    counts[block, k] = np.count_nonzero(
+                        S[block] >= padded[block, k, None], axis=1
+                    )
+        rank_all[sel] = counts[rows[sel], pos_in_row[sel]]
+    many_rows = np.flatnonzero(~few)
+    if many_rows.size:
+        ranks = (
+            n_labels - rankdata(S[many_rows], method="min", axis=1).astype(np.int64) + 1
+        )
+        where = np.full(n, -1)
+        where[many_rows] = np.arange(many_rows.size)
+        sel = ~few[rows]
+        rank_all[sel] = ranks[where[rows[sel]], cols[sel]]
+    return rows, rank_all, rank_rel
+
+
+def _ranking_inputs(y_true, y_score, sample_weight):
+    T = _check_indicator(y_true, "y_true")
+    S = _check_score(y_score, T.shape)
+    w = _check_weights(sample_weight, T.shape[0])
+    _check_nonempty(T)
+    return T, S, w
+
+
+def avg_precision_score(y_true, y_score, *, sample_weight=None):
+    """Label ranking average precision, AvgPrec (paper Eq. 29).
+
+    For each row, the mean over its relevant labels ``i`` of
+    ``#{relevant j ranked at or above i} / #{j ranked at or above i}``; rows with
+    no relevant label or only relevant labels score 1. Equals
+    ``sklearn.metrics.label_ranking_average_precision_score``, ties included.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_score : array-like of shape (n_samples, n_labels)
+        Scores, higher means more relevant.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    score : float
+        In (0, 1], higher is better.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import avg_precision_score
+    >>> avg_precision_score([[1, 0, 0], [0, 0, 1]], [[0.75, 0.5, 1], [1, 0.2, 0.1]])
+    0.41666666666666663
+    """
+    T, S, w = _ranking_inputs(y_true, y_score, sample_weight)
+    n, n_labels = S.shape
+    rows, rank_all, rank_rel = _ranks(T, S)
+    n_pos = np.diff(T.indptr)
+    per_row = np.bincount(rows, weights=rank_rel / rank_all, minlength=n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ap = per_row / np.maximum(n_pos, 1)
+    ap[(n_pos == 0) | (n_pos == n_labels)] = 1.0
+    return _average(ap, w)
+
+
+def ranking_loss(y_true, y_score, *, sample_weight=None):
+    """Ranking loss, RankLoss (paper Eq. 30).
+
+    For each row, the share of (relevant, irrelevant) pairs ordered wrongly,
+    ties counting as wrong: ``#{(i, j) : s_j >= s_i} / (|Y| |not Y|)``; rows
+    without such pairs score 0. Equals ``sklearn.metrics.label_ranking_loss``.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_score : array-like of shape (n_samples, n_labels)
+        Scores, higher means more relevant.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    loss : float
+        In [0, 1], lower is better.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import ranking_loss
+    >>> ranking_loss([[1, 0, 0], [0, 0, 1]], [[0.75, 0.5, 1], [1, 0.2, 0.1]])
+    0.75
+    """
+    T, S, w = _ranking_inputs(y_true, y_score, sample_weight)
+    n, n_labels = S.shape
+    rows, rank_all, rank_rel = _ranks(T, S)
+    n_pos = np.diff(T.indptr)
+    # Irrelevant labels scored at least as high as relevant label i.
+    wrong = np.bincount(rows, weights=rank_all - rank_rel, minlength=n)
+    pairs = n_pos * (n_labels - n_pos)
+    loss = np.where(pairs > 0, wrong / np.maximum(pairs, 1), 0.0)
+    return _average(loss, w)
+
+
+def coverage_error(y_true, y_score, *, sample_weight=None):
+    """Coverage error: how far down the ranking all relevant labels are covered.
+
+    Per row, the rank of the lowest-scored relevant label (the number of labels
+    scored at least as high); 0 for rows without relevant labels. Equals
+    ``sklearn.metrics.coverage_error``, and also accepts a sparse ``y_true``.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_score : array-like of shape (n_samples, n_labels)
+        Scores, higher means more relevant.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    error : float
+        In [0, n_labels], lower is better.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import coverage_error
+    >>> coverage_error([[1, 0, 0], [0, 0, 1]], [[0.75, 0.5, 1], [1, 0.2, 0.1]])
+    2.5
+    """
+    T, S, w = _ranking_inputs(y_true, y_score, sample_weight)
+    n = S.shape[0]
+    has_rel = np.diff(T.indptr) > 0
+    # The lowest relevant score of each row; count the labels at or above it.
+    low = np.full(n, np.inf)
+    rows = np.repeat(np.arange(n), np.diff(T.indptr))
+    np.minimum.at(low, rows, S[rows, T.indices])
+    cov = np.zeros(n)
+    idx = np.flatnonzero(has_rel)
+    chunk = max(1, (1 << 22) // max(S.shape[1], 1))
+    for start in range(0, idx.size, chunk):
+        sl = idx[start : start + chunk]
+        cov[sl] = np.count_nonzero(S[sl] >= low[sl, None], axis=1)
+    return _average(cov, w)
+
+
+def one_error(y_true, y_score, *, sample_weight=None):
+    """One-error: the share of rows whose top-scored label is not relevant.
+
+    A row counts as right when a relevant label has the highest score (ties
+    at the top are resolved in the row's favour). Rows without any relevant
+    label (or with zero weight) are left out (the measure assumes each row has a
+    label); with no such row at all the error is 0.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_score : array-like of shape (n_samples, n_labels)
+        Scores, higher means more relevant.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    error : float
+        In [0, 1], lower is better.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import one_error
+    >>> one_error([[1, 0, 0], [0, 0, 1]], [[0.75, 0.5, 1], [1, 0.2, 0.1]])
+    1.0
+    """
+    T, S, w = _ranking_inputs(y_true, y_score, sample_weight)
+    n = S.shape[0]
+    n_pos = np.diff(T.indptr)
+    rows = np.repeat(np.arange(n), n_pos)
+    best_rel = np.full(n, -np.inf)
+    np.maximum.at(best_rel, rows, S[rows, T.indices])
+    err = (best_rel < S.max(axis=1)).astype(float)
+    keep = n_pos > 0
+    if w is not None:
+        keep &= w > 0
+    if not keep.any():  # no row with a label (and a weight): nothing to get wrong
+        return 0.0
+    return float(np.average(err[keep], weights=None if w is None else w[keep]))
+
+
+# --------------------------------------------------------------------------
+# Report
+_REPORT = (
+    ("subset_accuracy", "SubACC", subset_accuracy_score, "pred"),
+    ("example_f1", "MLC-F1", example_f1_score, "pred"),
+    ("micro_f1", "Micro-F1", micro_f1_score, "pred"),
+    ("macro_f1", "Macro-F1", macro_f1_score, "pred"),
+    ("hamming_loss", "Hamming", hamming_loss, "pred"),
+    ("avg_precision", "AvgPrec", avg_precision_score, "score"),
+    ("ranking_loss", "RankLoss", ranking_loss, "score"),
+    ("coverage_error", "Coverage", coverage_error, "score"),
+    ("one_error", "OneError", one_error, "score"),
+)
+
+
+def multilabel_report(
+    y_true, y_pred, y_score=None, *, sample_weight=None, output_dict=False, digits=4
+):
+    """All multi-label metrics at once, as text (like ``classification_report``) or a dict.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_pred : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        Predicted indicator matrix.
+    y_score : array-like of shape (n_samples, n_labels), default=None
+        Scores for the ranking metrics; without it they are left out.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+    output_dict : bool, default=False
+        Return a dict ``{metric name: value}`` instead of text.
+    digits : int, default=4
+        Digits in the text table.
+
+    Returns
+    -------
+    report : str or dict
+        The table, one metric per line with whether higher or lower is better,
+        or the dict.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import multilabel_report
+    >>> r = multilabel_report([[1, 0], [0, 1]], [[1, 0], [1, 1]], [[2, -1], [0.5, 1]],
+    ...                       output_dict=True)
+    >>> r["subset_accuracy"], r["ranking_loss"]
+    (0.5, 0.0)
+    """
+    values = {}
+    for key, _, fn, kind in _REPORT:
+        if kind == "score" and y_score is None:
+            continue
+        arg = y_pred if kind == "pred" else y_score
+        values[key] = fn(y_true, arg, sample_weight=sample_weight)
+    if output_dict:
+        return values
+    names = {key: title for key, title, _, _ in _REPORT}
+    width = max(len(v) for v in names.values())
+    lines = [f"{'metric':>{width}s}  {'value':>{digits + 6}s}  better", ""]
+    for key, value in values.items():
+        better = "lower" if key.endswith(("_loss", "_error")) else "higher"
+        lines.append(
+            f"{names[key]:>{width}s}  {value:>{digits + 6}.{digits}f}  {better}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------
+# Scorers
+def _positive_column(proba, classes):
+    """Probability of the positive class from one (n, k) predict_proba block."""
+    proba = np.asarray(proba)
+    if classes is not None:
+        classes = list(np.asarray(classes).tolist())
+        for positive in (1, True):
+            if positive in classes:
+                return proba[:, classes.index(positive)]
+        return np.zeros(proba.shape[0])  # the label was never positive in training
+    return proba[:, -1]
+
+
+def _scores_of(estimator, X):
+    """Ranking scores: decision_function, else predict_proba (any layout)."""
+    if hasattr(estimator, "decision_function"):
+        try:
+            return np.asarray(estimator.decision_function(X), dtype=np.float64)
+        except (AttributeError, NotImplementedError):
+            pass  # e.g. a pipeline whose last step has no decision_function
+    proba = estimator.predict_proba(X)
+    if isinstance(proba, list):
+        # MultiOutputClassifier, KNeighborsClassifier, RandomForestClassifier:
+        # one (n, n_classes_k) block per label.
+        classes = getattr(estimator, "classes_", None)
+        if not isinstance(classes, list) or len(classes) != len(proba):
+            classes = [None] * len(proba)
+        return np.column_stack([_positive_column(p, c) for p, c in zip(proba, classes)])
+    return np.asarray(proba, dtype=np.float64)
+
+
+def _to_indicator(y_pred):
+    if sp.issparse(y_pred):
+        return y_pred
+    return np.asarray(y_pred)
+
+
+class MultilabelScorer:
+    """A scorer ``scorer(estimator, X, y_true, sample_weight=None) -> float``.
+
+    Use through :func:`get_scorer` or :func:`make_scoring`; it works wherever
+    scikit-learn takes a scoring callable (``GridSearchCV``, ``cross_val_score``,
+    ``cross_validate``), with any multi-label estimator.
+
+    Parameters
+    ----------
+    name : str
+        The scorer's name.
+    metric : callable
+        ``metric(y_true, y_pred_or_score, sample_weight=...)``.
+    response_method : {"predict", "decision_function"}
+        ``"predict"`` for set metrics; ``"decision_function"`` for ranking
+        metrics, falling back to ``predict_proba`` (including the list of
+        ``(n, 2)`` arrays some estimators return for multi-label y).
+    sign : {1, -1}
+        -1 for lower-is-better metrics, so the scorer is higher-is-better.
+    """
+
+    def __init__(self, name, metric, response_method, sign):
+        self.name = name
+        self.metric = metric
+        self.response_method = response_method
+        self.sign = sign
+
+    def __call__(self, estimator, X, y_true, sample_weight=None):
+        if self.response_method == "predict":
+            out = _to_indicator(estimator.predict(X))
+        else:
+            out = _scores_of(estimator, X)
+        return self.sign * self.metric(y_true, out, sample_weight=sample_weight)
+
+    def __repr__(self):
+        return (
+            f"MultilabelScorer({self.name!r}, {self.metric.__name__}, "
+            f"response_method={self.response_method!r}, sign={self.sign})"
+        )
+
+
+_SCORERS = {
+    "subset_accuracy": (subset_accuracy_score, "predict", 1),
+    "example_f1": (example_f1_score, "predict", 1),
+    "micro_f1": (micro_f1_score, "predict", 1),
+    "macro_f1": (macro_f1_score, "predict", 1),
+    "avg_precision": (avg_precision_score, "decision_function", 1),
+    "neg_ranking_loss": (ranking_loss, "decision_function", -1),
+    "neg_coverage_error": (coverage_error, "decision_function", -1),
+    "neg_one_error": (one_error, "decision_function", -1),
+    "neg_hamming_loss": (hamming_loss, "predict", -1),
+}
+
+
+def get_scorer_names():
+    """Names accepted by :func:`get_scorer` and :func:`make_scoring`.
+
+    Returns
+    -------
+    names : list of str
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import get_scorer_names
+    >>> "neg_ranking_loss" in get_scorer_names()
+    True
+    """
+    return list(_SCORERS)
+
+
+def get_scorer(name):
+    """Return a scorer by name.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`get_scorer_names`.
+
+    Returns
+    -------
+    scorer : MultilabelScorer
+        Callable as ``scorer(estimator, X, y_true)``; higher is better.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import get_scorer
+    >>> get_scorer("example_f1")
+    MultilabelScorer('example_f1', example_f1_score, response_method='predict', sign=1)
+    """
+    if name not in _SCORERS:
+        raise ValueError(
+            f"Unknown scorer {name!r}; expected one of {get_scorer_names()}."
+        )
+    metric, method, sign = _SCORERS[name]
+    return MultilabelScorer(name, metric, method, sign)
+
+
+def make_scoring(names=None):
+    """A dict of scorers for ``cross_validate`` or ``GridSearchCV(scoring=...)``.
+
+    Parameters
+    ----------
+    names : list of str, default=None
+        Scorer names; all of :func:`get_scorer_names` when None.
+
+    Returns
+    -------
+    scoring : dict
+        ``{name: scorer}``; use a name as ``GridSearchCV(refit=name)``.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import make_scoring
+    >>> sorted(make_scoring(["example_f1", "neg_ranking_loss"]))
+    ['example_f1', 'neg_ranking_loss']
+    """
+    if names is None:
+        names = get_scorer_names()
+    if isinstance(names, str):
+        names = [names]
+    return {name: get_scorer(name) for name in names}
