@@ -19,18 +19,44 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
+from ._callbacks import (
+    METRIC_NAMES,
+    SET_METRICS,
+    BestEpoch,
+    EpochDiagnostics,
+    LRSchedulers,
+    decide,
+    evaluate,
+    lower_is_better,
+)
 from ._data import BatchDataset, identity_collate
 from ._modules import ACTIVATIONS, DenseMLP, SparseMLP
 from ._net import ZLPRNet
-from .losses import LOSSES, get_loss, prediction_rule
+from .losses import LOSSES, SoftZLPRLoss, ZLPRLoss, get_loss, prediction_rule
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
     "sgd": torch.optim.SGD,
+}
+
+#: Losses that accept soft targets (names and module class names).
+_SOFT_LOSSES = {
+    "soft_zlpr",
+    "bce",
+    "focal",
+    "dice1",
+    "dice2",
+    "asl",
+    "SoftZLPRLoss",
+    "BCELoss",
+    "FocalLoss",
+    "Dice1Loss",
+    "Dice2Loss",
+    "ASLLoss",
 }
 
 _EXPECTED_Y = (
@@ -118,20 +144,73 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     n_iter_no_change : int, default=3
         Epochs without improvement of the validation loss before stopping.
 
-    threshold : float or None, default=None
+    threshold : float, "auto", "auto_per_label" or None, default=None
         ``predict`` returns the labels with ``decision_function(X) > threshold``.
         None uses the loss's own threshold (see
         :func:`sklearn_zlpr.losses.prediction_rule`): the paper's zero bound for
         ZLPR, soft-ZLPR and the sigmoid-based losses, ``s0`` for TLPR. The pure
         ranking losses (``rank_hinge``, ``warp``, ``bpmll``, ``lsep``,
         ``lsep_sampled``) have no natural threshold: with None they predict the
-        top-k labels (see ``top_k``).
+        top-k labels (see ``top_k``). ``"auto"`` tunes one threshold on the
+        validation split to maximise ``threshold_metric``; ``"auto_per_label"``
+        tunes one per label, each maximising that label's F1 (labels without a
+        positive in the validation split keep the ``"auto"`` value). Both are
+        optional: ZLPR's point is that 0 already works.
+
+    threshold_metric : str, default="example_f1"
+        The metric ``threshold="auto"`` maximises: ``"example_f1"``,
+        ``"micro_f1"``, ``"macro_f1"``, ``"subset_accuracy"`` or
+        ``"hamming_loss"`` (minimised).
+
+    min_labels : int, default=0
+        ``predict`` returns at least this many labels per row: the
+        highest-scored ones are added when the rule gives fewer.
+
+    max_labels : int or None, default=None
+        ``predict`` returns at most this many labels per row: the
+        highest-scored of the predicted ones are kept.
 
     top_k : int or None, default=None
         If an int, ``predict`` returns the ``top_k`` highest-scored labels of
         each row, whatever the loss. If None, the threshold rule is used, and for
         ranking losses without a threshold ``k`` is the training set's mean
         number of labels per row, rounded (at least 1).
+
+    label_smoothing : float, default=0.0
+        Smooth the training targets towards 1/2, ``y (1 - e) + e / 2``, and
+        train ZLPR as soft-ZLPR (paper Eq. 31). Needs a loss that accepts soft
+        targets (``zlpr``, ``soft_zlpr``, ``bce``, ``focal``, ``dice1``,
+        ``dice2``, ``asl``).
+
+    rdrop_alpha : float, default=0.0
+        R-drop: each step runs two forward passes with dropout and adds
+        ``rdrop_alpha`` times their symmetric divergence (paper Eq. 37,
+        ``sum 2 (p - p')(s - s')`` with ``p = sigmoid(2 s)``) to the mean of
+        their losses. Off at inference. Needs ``dropout > 0`` to do anything.
+
+    early_stopping_metric : str or None, default=None
+        What early stopping watches on the validation split: None for the
+        validation loss, or a metric name (``"example_f1"``, ``"micro_f1"``,
+        ``"macro_f1"``, ``"subset_accuracy"``, ``"hamming_loss"``,
+        ``"avg_precision"``, ``"ranking_loss"``, ``"coverage_error"``,
+        ``"one_error"``). The best epoch's weights are restored either way.
+
+    lr_scheduler : str, type or None, default=None
+        A ``torch.optim.lr_scheduler`` class or its name (for example
+        ``"CosineAnnealingLR"``), stepped once per epoch for every optimizer
+        (``ReduceLROnPlateau`` gets the validation loss).
+
+    lr_scheduler_params : dict or None, default=None
+        Keyword arguments of ``lr_scheduler`` (for example ``{"T_max": 30}``).
+
+    warm_start : bool, default=False
+        ``fit`` continues training the fitted network instead of starting
+        anew (same features and labels required).
+
+    label_weights : array-like of shape (n_labels,) or None, default=None
+        Positive per-label weights multiplying each label's term of the loss
+        (for ZLPR, its exponential inside the log-sum-exp). Supported by
+        ``zlpr``, ``tlpr``, ``soft_zlpr`` and ``bce``.
 
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available and the CPU otherwise; any torch
@@ -230,7 +309,21 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "threshold": [Interval(Real, None, None, closed="neither"), None],
+        "threshold": [
+            Interval(Real, None, None, closed="neither"),
+            StrOptions({"auto", "auto_per_label"}),
+            None,
+        ],
+        "threshold_metric": [StrOptions(set(SET_METRICS))],
+        "min_labels": [Interval(Integral, 0, None, closed="left")],
+        "max_labels": [Interval(Integral, 1, None, closed="left"), None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "rdrop_alpha": [Interval(Real, 0, None, closed="left")],
+        "early_stopping_metric": [StrOptions(set(METRIC_NAMES)), None],
+        "lr_scheduler": [str, type, None],
+        "lr_scheduler_params": [dict, None],
+        "warm_start": ["boolean"],
+        "label_weights": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str, torch.device],
         "random_state": ["random_state"],
@@ -256,7 +349,17 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction=0.1,
         n_iter_no_change=3,
         threshold=None,
+        threshold_metric="example_f1",
+        min_labels=0,
+        max_labels=None,
         top_k=None,
+        label_smoothing=0.0,
+        rdrop_alpha=0.0,
+        early_stopping_metric=None,
+        lr_scheduler=None,
+        lr_scheduler_params=None,
+        warm_start=False,
+        label_weights=None,
         device="auto",
         random_state=None,
         verbose=0,
@@ -277,7 +380,17 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.threshold = threshold
+        self.threshold_metric = threshold_metric
+        self.min_labels = min_labels
+        self.max_labels = max_labels
         self.top_k = top_k
+        self.label_smoothing = label_smoothing
+        self.rdrop_alpha = rdrop_alpha
+        self.early_stopping_metric = early_stopping_metric
+        self.lr_scheduler = lr_scheduler
+        self.lr_scheduler_params = lr_scheduler_params
+        self.warm_start = warm_start
+        self.label_weights = label_weights
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -314,45 +427,139 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         self : ZLPRClassifier
             The fitted estimator.
         """
-        X = self._validate_X(X, reset=True)
+        if self.warm_start and hasattr(self, "net_"):
+            return self._continue(X, y, sample_weight, epochs=None)
+        X, Y, sample_weight = self._check_fit_data(X, y, sample_weight, reset=True)
+        self._build(X, Y, sample_weight)
+        self._train(X, Y, sample_weight, epochs=None, validate=True)
+        return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train one more epoch on X and y, keeping the label set of the first call.
+
+        The first call initialises the network (like ``fit`` with one epoch and
+        no validation split); later calls continue from the current weights.
+        ``partial_fit`` never holds out data, so early stopping and automatic
+        thresholds do not apply; the prediction rule is the loss's own.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+        y : {array-like, sparse matrix} of shape (n_samples, n_labels) or (n_samples,)
+            Targets, with the same labels (columns) as in the first call.
+        classes : array-like of shape (n_classes,), default=None
+            For 1-D ``y``: all classes, needed on the first call when the first
+            batch does not contain every class.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample loss weights.
+
+        Returns
+        -------
+        self : ZLPRClassifier
+            The updated estimator.
+        """
+        if hasattr(self, "net_"):
+            return self._continue(X, y, sample_weight, epochs=1)
+        X, Y, sample_weight = self._check_fit_data(
+            X, y, sample_weight, reset=True, classes=classes
+        )
+        self._build(X, Y, sample_weight)
+        self._train(X, Y, sample_weight, epochs=1, validate=False)
+        return self
+
+    # ------------------------------------------------------------ training
+    def _check_fit_data(self, X, y, sample_weight, reset, classes=None):
+        X = self._validate_X(X, reset=reset)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
-        Y = self._encode_y(y)
+        Y = self._encode_y(y, classes=classes)
         check_consistent_length(X, Y)
         if sample_weight is not None:
             sample_weight = self._check_sample_weight(sample_weight, X, Y)
+        return X, Y, sample_weight
 
+    def _continue(self, X, y, sample_weight, epochs):
+        """Train the fitted network more (warm start or partial_fit)."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        classes, multilabel = self.classes_, self._multilabel
+        Y = self._encode_y(y, classes=None if multilabel else classes)
+        if (
+            self._multilabel != multilabel
+            or (multilabel and Y.shape[1] != len(classes))
+            or (not multilabel and not np.array_equal(self.classes_, classes))
+        ):
+            self.classes_, self._multilabel = classes, multilabel
+            raise ValueError(
+                "The labels differ from those of the first fit (classes_ = "
+                f"{classes!r}): warm_start and partial_fit keep the label set fixed. "
+                "Refit from scratch (warm_start=False) to change it."
+            )
+        check_consistent_length(X, Y)
+        if sample_weight is not None:
+            sample_weight = self._check_sample_weight(sample_weight, X, Y)
+        self._train(X, Y, sample_weight, epochs=epochs, validate=epochs is None)
+        return self
+
+    def _build(self, X, Y, sample_weight):
+        """Create the skorch net for X and Y (not yet trained)."""
         hidden = self._check_hidden_layer_sizes()
         self.device_ = self._resolve_device()
-        criterion = self._make_criterion(sample_weight)
+        criterion = self._make_criterion(sample_weight, Y.shape[1])
+        self._seed = check_random_state(self.random_state).randint(
+            np.iinfo(np.int32).max
+        )
+        n_train = X.shape[0]
+        if self._needs_validation():
+            n_train -= int(np.ceil(self.validation_fraction * X.shape[0]))
+        self.batch_size_ = self.batch_size
+        if self.batch_size == "auto":
+            self.batch_size_ = min(256, max(32, n_train // 100))
 
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        dataset = BatchDataset(X, Y, sample_weight)
-        train_split, callbacks = None, []
+        rule = prediction_rule(criterion)
+        threshold = rule["threshold"]
+        top_k = None
+        if threshold is None:  # ranking loss: top-k of the label cardinality
+            top_k = max(1, round(float(Y.sum()) / max(Y.shape[0], 1)))
+        callbacks = [
+            (
+                "diagnostics",
+                EpochDiagnostics(threshold or 0.0, top_k, self.early_stopping_metric),
+            )
+        ]
         if self.early_stopping:
-            train_idx, valid_idx = self._split(X.shape[0], seed)
-            train_ds, valid_ds = dataset.subset(train_idx), dataset.subset(valid_idx)
-            train_split = predefined_split(valid_ds)
+            metric = self.early_stopping_metric
             callbacks.append(
                 (
                     "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
+                    BestEpoch(
+                        monitor="valid_loss" if metric is None else f"valid_{metric}",
+                        lower_is_better=metric is None or lower_is_better(metric),
                         patience=self.n_iter_no_change,
                         load_best=True,
                         sink=print if self.verbose else _no_print,
                     ),
                 )
             )
-        else:
-            train_ds = dataset
+        if self.lr_scheduler is not None:
+            policy = self.lr_scheduler
+            if isinstance(policy, str):
+                if not hasattr(torch.optim.lr_scheduler, policy):
+                    raise ValueError(
+                        f"lr_scheduler={policy!r} is not a torch.optim.lr_scheduler "
+                        "class name (for example 'CosineAnnealingLR', 'StepLR')."
+                    )
+                policy = getattr(torch.optim.lr_scheduler, policy)
+            callbacks.append(
+                ("lr_scheduler", LRSchedulers(policy, self.lr_scheduler_params))
+            )
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
         callbacks += copy.deepcopy(self.callbacks or [])
-        self.batch_size_ = self.batch_size
-        if self.batch_size == "auto":
-            self.batch_size_ = min(256, max(32, len(train_ds) // 100))
 
         optimizer = self.optimizer
         if isinstance(optimizer, str):
@@ -365,7 +572,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             module_kwargs["module__sparse"] = self.optimizer in ("adam", "adamw")
         else:
             module = DenseMLP
-        generator = torch.Generator().manual_seed(seed + 1)
+        generator = torch.Generator().manual_seed(self._seed + 1)
         net_kwargs = dict(
             module=module,
             module__n_features=X.shape[1],
@@ -380,7 +587,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             optimizer__weight_decay=self.weight_decay,
             batch_size=self.batch_size_,
             max_epochs=self.max_epochs,
-            train_split=train_split,
+            train_split=None,
             callbacks=callbacks,
             iterator_train__shuffle=True,
             iterator_train__generator=generator,
@@ -389,30 +596,96 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             iterator_valid__batch_size=max(self.batch_size_, 1024),
             device=self.device_,
             verbose=self.verbose,
+            rdrop_alpha=self.rdrop_alpha,
+            label_smoothing=self.label_smoothing,
             **module_kwargs,
         )
         net_kwargs.update(self.net_params or {})
         self.net_ = ZLPRNet(**net_kwargs)
-        with _seeded_torch(seed, self.device_):
-            self.net_.fit(train_ds, y=None)
+        self._rule_threshold, self._rule_top_k = threshold, top_k
+
+    def _needs_validation(self):
+        return self.early_stopping or self.threshold in ("auto", "auto_per_label")
+
+    def _train(self, X, Y, sample_weight, epochs, validate):
+        dataset = BatchDataset(X, Y, sample_weight)
+        valid_ds = None
+        if validate and self._needs_validation():
+            train_idx, valid_idx = self._split(X.shape[0], self._seed)
+            dataset, valid_ds = dataset.subset(train_idx), dataset.subset(valid_idx)
+            self.net_.train_split = predefined_split(valid_ds)
+        epochs_done = len(self.net_.history) if self.net_.initialized_ else 0
+        with _seeded_torch(self._seed + epochs_done, self.device_):
+            if epochs is None:
+                self.net_.partial_fit(dataset, y=None)
+            else:
+                self.net_.partial_fit(dataset, y=None, epochs=epochs)
         # The split holds the validation rows: drop it so that the fitted
         # estimator (and its pickle) does not carry training data around.
         self.net_.train_split = None
         self.n_iter_ = len(self.net_.history)
-        self._set_prediction_rule(Y)
-        return self
+        self._set_prediction_rule(Y, valid_ds)
 
-    def _set_prediction_rule(self, Y):
+    def _set_prediction_rule(self, Y, valid_ds=None):
         """Resolve ``threshold`` and ``top_k`` into ``threshold_`` and ``top_k_``."""
-        rule = prediction_rule(self.net_.criterion_)
-        self.threshold_ = (
-            float(self.threshold) if self.threshold is not None else rule["threshold"]
-        )
         self.top_k_ = self.top_k
-        if self.top_k_ is None and self.threshold_ is None:
-            # A ranking loss without a natural threshold: top-k with k the
-            # training set's mean label cardinality.
-            self.top_k_ = max(1, round(float(Y.sum()) / max(Y.shape[0], 1)))
+        if isinstance(self.threshold, str) and valid_ds is not None:
+            self.threshold_ = self._tune_threshold(valid_ds)
+        elif self.threshold is not None and not isinstance(self.threshold, str):
+            self.threshold_ = float(self.threshold)
+        elif isinstance(getattr(self, "threshold_", None), (float, np.ndarray)) and (
+            isinstance(self.threshold, str)
+        ):
+            pass  # partial_fit after an automatic threshold: keep the tuned one
+        else:
+            self.threshold_ = self._rule_threshold
+            if self.top_k_ is None and self.threshold_ is None:
+                # A ranking loss without a natural threshold: top-k with k the
+                # training set's mean label cardinality.
+                self.top_k_ = self._rule_top_k
+
+    def _tune_threshold(self, valid_ds):
+        """Threshold(s) maximising ``threshold_metric`` on the validation split."""
+        scores = self.net_.predict_scores(valid_ds).numpy().astype(np.float64)
+        truth = sp.csr_matrix(valid_ds.y > 0.5, dtype=np.int8)
+        base = self._rule_threshold if self._rule_threshold is not None else 0.0
+        metric = self.threshold_metric
+        sign = -1.0 if lower_is_better(metric) else 1.0
+        candidates = np.unique(
+            np.concatenate([np.quantile(scores, np.linspace(0, 1, 257)), [base]])
+        )
+        values = [sign * evaluate(metric, truth, scores, t, None) for t in candidates]
+        best = max(values)
+        # Among equally good thresholds, the one closest to the loss's own.
+        ties = candidates[np.isclose(values, best, rtol=0, atol=1e-12)]
+        global_t = float(ties[np.argmin(np.abs(ties - base))])
+        if self.threshold == "auto":
+            return global_t
+        # Per label: the cut of the sorted scores with the best F1 of that label.
+        Yv = truth.toarray().astype(bool)
+        thresholds = np.full(scores.shape[1], global_t)
+        order = np.argsort(-scores, axis=0, kind="stable")
+        sorted_s = np.take_along_axis(scores, order, axis=0)
+        tp = np.cumsum(np.take_along_axis(Yv, order, axis=0), axis=0)
+        k = np.arange(1, scores.shape[0] + 1)[:, None]
+        n_pos = Yv.sum(0)
+        f1 = 2 * tp / (k + n_pos)
+        # Only cut between distinct scores (a cut inside a tie is not a threshold).
+        valid_cut = np.ones_like(f1, dtype=bool)
+        valid_cut[:-1] = sorted_s[:-1] > sorted_s[1:]
+        f1 = np.where(valid_cut, f1, -1.0)
+        best_k = f1.argmax(0)
+        below = np.where(
+            best_k + 1 < scores.shape[0],
+            sorted_s[
+                np.minimum(best_k + 1, scores.shape[0] - 1), np.arange(scores.shape[1])
+            ],
+            sorted_s[-1] - 1.0,
+        )
+        cut = 0.5 * (sorted_s[best_k, np.arange(scores.shape[1])] + below)
+        has_pos = n_pos > 0
+        thresholds[has_pos] = cut[has_pos]
+        return thresholds
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -460,13 +733,8 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         s = self._scores(X)
         if not self._multilabel:
             return self.classes_[np.argmax(s, axis=1)]
-        if self.top_k_ is not None:
-            k = min(self.top_k_, s.shape[1])
-            top = np.argpartition(-s, k - 1, axis=1)[:, :k]
-            pred = np.zeros(s.shape, dtype=np.int64)
-            np.put_along_axis(pred, top, 1, axis=1)
-            return pred
-        return (s > self.threshold_).astype(np.int64)
+        pred = decide(s, self.threshold_, self.top_k_)
+        return _bound_label_counts(pred, s, self.min_labels, self.max_labels)
 
     def predict_proba(self, X):
         """Label probabilities.
@@ -520,8 +788,12 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             ensure_all_finite=True,
         )
 
-    def _encode_y(self, y):
+    def _soft_targets_allowed(self):
+        return self.loss == "soft_zlpr" or isinstance(self.loss, SoftZLPRLoss)
+
+    def _encode_y(self, y, classes=None):
         """Return Y as float32 CSR of shape (n_samples, n_labels); set classes_."""
+        soft = self._soft_targets_allowed()
         if sp.issparse(y):
             Y = sp.csr_matrix(y, dtype=np.float64)
             if Y.shape[1] < 2:
@@ -530,7 +802,11 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
                     "class labels as a dense 1-D array."
                 )
             assert_all_finite(Y.data, input_name="y")
-            if not np.isin(Y.data, (0.0, 1.0)).all():
+            if soft and ((Y.data < 0) | (Y.data > 1)).any():
+                raise ValueError(
+                    "Soft targets for loss='soft_zlpr' must lie in [0, 1]."
+                )
+            if not soft and not np.isin(Y.data, (0.0, 1.0)).all():
                 raise ValueError(
                     f"Unknown label type: sparse y with values other than 0 and 1. "
                     f"{_EXPECTED_Y}"
@@ -554,6 +830,19 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             y_type = type_of_target(y_arr, input_name="y")
         except ValueError as exc:
             raise ValueError(f"{exc} {_EXPECTED_Y}{_BINARIZER_HINT}") from exc
+        if (
+            soft
+            and y_arr.ndim == 2
+            and y_type in ("continuous-multioutput", "multilabel-indicator")
+        ):
+            values = y_arr.astype(np.float64)
+            if ((values < 0) | (values > 1)).any():
+                raise ValueError(
+                    "Soft targets for loss='soft_zlpr' must lie in [0, 1]."
+                )
+            self._multilabel = True
+            self.classes_ = np.arange(y_arr.shape[1])
+            return sp.csr_matrix(values.astype(np.float32))
 
         if y_arr.ndim == 2 and y_arr.dtype.kind in "OSU":
             raise ValueError(
@@ -571,7 +860,17 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             self.classes_ = np.arange(y_arr.shape[1])
             return sp.csr_matrix(y_arr.astype(np.float32))
         if y_type in ("binary", "multiclass"):
-            classes, codes = np.unique(y_arr, return_inverse=True)
+            if classes is not None:
+                classes = np.unique(np.asarray(classes))
+                unseen = np.setdiff1d(np.unique(y_arr), classes)
+                if unseen.size:
+                    raise ValueError(
+                        f"y contains labels {unseen.tolist()} that are not in classes="
+                        f"{classes.tolist()}; the label set is fixed at the first fit."
+                    )
+                codes = np.searchsorted(classes, y_arr)
+            else:
+                classes, codes = np.unique(y_arr, return_inverse=True)
             if len(classes) < 2:
                 raise ValueError(
                     f"y has only one class ({classes[0]!r}); "
@@ -650,13 +949,40 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             )
         return str(device)
 
-    def _make_criterion(self, sample_weight):
+    def _make_criterion(self, sample_weight, n_labels):
         criterion = self.loss
+        if self.label_smoothing:
+            if criterion == "zlpr" or type(criterion) is ZLPRLoss:
+                criterion = "soft_zlpr"  # ZLPR for soft labels (paper Eq. 31)
+            name = criterion if isinstance(criterion, str) else type(criterion).__name__
+            if name not in _SOFT_LOSSES:
+                raise ValueError(
+                    f"label_smoothing needs a loss that accepts soft targets "
+                    f"({sorted(n for n in _SOFT_LOSSES if n.islower())}); got "
+                    f"loss={self.loss!r}."
+                )
         criterion = (
             get_loss(criterion)
             if isinstance(criterion, str)
             else copy.deepcopy(criterion)
         )
+        if self.label_weights is not None:
+            weights = np.asarray(self.label_weights, dtype=np.float64)
+            if (
+                weights.shape != (n_labels,)
+                or not np.isfinite(weights).all()
+                or (weights <= 0).any()
+            ):
+                raise ValueError(
+                    f"label_weights must be {n_labels} positive finite numbers (one per "
+                    f"label); got shape {weights.shape}."
+                )
+            if not getattr(criterion, "supports_label_weight", False):
+                raise ValueError(
+                    f"loss={self.loss!r} does not support label_weights; use one of "
+                    "'zlpr', 'tlpr', 'soft_zlpr', 'bce'."
+                )
+            criterion.label_weight = torch.tensor(weights, dtype=torch.float32)
         if getattr(criterion, "batch_level", False):
             if sample_weight is not None:
                 raise TypeError(
@@ -686,6 +1012,27 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             )
         perm = np.random.RandomState(seed).permutation(n_samples)
         return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+
+
+def _bound_label_counts(pred, scores, min_labels, max_labels):
+    """Add the best-scored labels up to ``min_labels``, keep at most ``max_labels``."""
+    n_labels = scores.shape[1]
+    counts = pred.sum(1)
+    if min_labels and (counts < min_labels).any():
+        rows = np.flatnonzero(counts < min_labels)
+        k = min(min_labels, n_labels)
+        top = np.argpartition(-scores[rows], k - 1, axis=1)[:, :k]
+        sub = pred[rows]
+        np.put_along_axis(sub, top, 1, axis=1)
+        pred[rows] = sub
+    if max_labels is not None and (pred.sum(1) > max_labels).any():
+        rows = np.flatnonzero(pred.sum(1) > max_labels)
+        masked = np.where(pred[rows] > 0, scores[rows], -np.inf)
+        keep = np.argpartition(-masked, max_labels - 1, axis=1)[:, :max_labels]
+        sub = np.zeros_like(pred[rows])
+        np.put_along_axis(sub, keep, 1, axis=1)
+        pred[rows] = sub
+    return pred
 
 
 def _no_print(*args, **kwargs):

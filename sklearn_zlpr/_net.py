@@ -2,8 +2,10 @@
 
 import torch
 from skorch import NeuralNet
+from skorch.dataset import unpack_data
 
 from ._data import SparseBatch
+from .losses import prediction_rule, rdrop_divergence
 
 
 class ZLPRNet(NeuralNet):
@@ -17,6 +19,37 @@ class ZLPRNet(NeuralNet):
       per-sample losses (``reduction="none"``) and this net takes the weighted
       mean, or the criterion returns a scalar and no weights are used.
     """
+
+    def __init__(
+        self, module, criterion, rdrop_alpha=0.0, label_smoothing=0.0, **kwargs
+    ):
+        super().__init__(module, criterion, **kwargs)
+        self.rdrop_alpha = rdrop_alpha
+        self.label_smoothing = label_smoothing
+
+    def train_step_single(self, batch, **fit_params):
+        """One training step, with label smoothing and R-drop when enabled.
+
+        R-drop (paper appendix B): two forward passes with dropout, the mean
+        of their task losses plus ``rdrop_alpha`` times the symmetric divergence
+        of Eq. 37 between them. Off at inference (one pass, eval mode).
+        """
+        self._set_training(True)
+        Xi, (target, weight) = unpack_data(batch)
+        if self.label_smoothing:
+            target = target * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, (target, weight), X=Xi, training=True)
+        if self.rdrop_alpha:
+            y_pred2 = self.infer(Xi, **fit_params)
+            loss2 = self.get_loss(y_pred2, (target, weight), X=Xi, training=True)
+            scale = prediction_rule(self.criterion_)["proba_scale"]
+            div = rdrop_divergence(y_pred, y_pred2, scale=scale, reduction="none")
+            if weight is not None:
+                div = div * weight.to(div.device)
+            loss = 0.5 * (loss + loss2) + self.rdrop_alpha * div.mean()
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
 
     def initialize_optimizer(self, *args, **kwargs):
         """Create the optimizer; sparse embedding tables get SparseAdam.

@@ -66,6 +66,7 @@ __all__ = [
     "lsep_sampled_loss",
     "prediction_rule",
     "rank_hinge_loss",
+    "rdrop_divergence",
     "soft_zlpr_loss",
     "tlpr_loss",
     "warp_loss",
@@ -95,7 +96,7 @@ def _reduce(per_sample, reduction):
 
 # --------------------------------------------------------------------------
 # Log-sum-exp core: O(L) per row, analytic gradient, optionally compiled
-def _lse_core_eager(s, target, one, hard, s0):
+def _lse_core_eager(s, target, one, hard, s0, weight=None):
     """Sum of both sides' log-sum-exp, and its gradient.
 
     With ``y = target > 0.5`` (``hard``) or ``y = target``, returns per row
@@ -114,6 +115,9 @@ def _lse_core_eager(s, target, one, hard, s0):
         s = s - s0
     y = (target > 0.5).to(s.dtype) if hard else target.to(s.dtype)
     w_neg = 1.0 - y
+    if weight is not None:  # label weights multiply each label's exponential
+        y = y * weight
+        w_neg = w_neg * weight
     very_negative = torch.finfo(s.dtype).min
     z_pos = torch.where(y > 0, -s, very_negative)
     z_neg = torch.where(w_neg > 0, s, very_negative)
@@ -154,7 +158,7 @@ def _compiled_lse_core():
     return _compiled_core["fn"]
 
 
-def _lse_core_forward(s, target, one, hard, s0):
+def _lse_core_forward(s, target, one, hard, s0, weight=None):
     use_compiled = (
         s.shape[1] >= _COMPILE_MIN_LABELS
         and s.dtype == torch.float32
@@ -163,7 +167,7 @@ def _lse_core_forward(s, target, one, hard, s0):
     fn = _compiled_lse_core() if use_compiled else None
     if fn is not None:
         try:
-            return fn(s, target, one, hard, s0)
+            return fn(s, target, one, hard, s0, weight)
         except Exception as exc:  # noqa: BLE001 - no C++ compiler, device, ...
             _compiled_core["failed"] = True
             warnings.warn(
@@ -173,26 +177,40 @@ def _lse_core_forward(s, target, one, hard, s0):
                 RuntimeWarning,
                 stacklevel=3,
             )
-    return _lse_core_eager(s, target, one, hard, s0)
+    return _lse_core_eager(s, target, one, hard, s0, weight)
 
 
 class _LSECore(torch.autograd.Function):
     """Autograd wrapper of the core with its analytic gradient."""
 
     @staticmethod
-    def forward(ctx, s, target, one, hard, s0):
-        t, g = _lse_core_forward(s, target, one, hard, s0)
+    def forward(ctx, s, target, one, hard, s0, weight):
+        t, g = _lse_core_forward(s, target, one, hard, s0, weight)
         ctx.save_for_backward(g)
         return t
 
     @staticmethod
     def backward(ctx, grad_t):
         (g,) = ctx.saved_tensors
-        return grad_t[:, None] * g, None, None, None, None
+        return grad_t[:, None] * g, None, None, None, None, None
 
 
-def _lse_core(s, target, *, one, hard=True, s0=0.0):
-    return _LSECore.apply(s, target.detach(), int(one), bool(hard), float(s0))
+def _lse_core(s, target, *, one, hard=True, s0=0.0, weight=None):
+    if weight is not None:
+        weight = _check_label_weight(weight, s)
+    return _LSECore.apply(s, target.detach(), int(one), bool(hard), float(s0), weight)
+
+
+def _check_label_weight(weight, s):
+    weight = torch.as_tensor(weight, dtype=s.dtype, device=s.device).detach()
+    if weight.shape != (s.shape[1],):
+        raise ValueError(
+            f"label_weight must have shape (n_labels,) = ({s.shape[1]},); got "
+            f"{tuple(weight.shape)}."
+        )
+    if not torch.isfinite(weight).all() or (weight <= 0).any():
+        raise ValueError("label_weight must be finite and positive.")
+    return weight
 
 
 def _check_shapes(input, target, reduction):
@@ -214,7 +232,7 @@ def _check_shapes(input, target, reduction):
 
 # --------------------------------------------------------------------------
 # Functional forms
-def zlpr_loss(input, target, reduction="mean"):
+def zlpr_loss(input, target, reduction="mean", label_weight=None):
     r"""Zero-bounded log-sum-exp & pairwise rank-based loss (paper Eq. 1).
 
     .. math::
@@ -230,6 +248,10 @@ def zlpr_loss(input, target, reduction="mean"):
         Binary relevance (``target > 0.5`` is positive).
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
+
+    label_weight : torch.Tensor of shape (n_labels,), default=None
+        Positive per-label weights multiplying each label's term (for ZLPR:
+        its exponential inside the log-sum-exp).
 
     Returns
     -------
@@ -257,10 +279,10 @@ def zlpr_loss(input, target, reduction="mean"):
     1.2311
     """
     s = _check_shapes(input, target, reduction)
-    return _reduce(_lse_core(s, target, one=1), reduction)
+    return _reduce(_lse_core(s, target, one=1, weight=label_weight), reduction)
 
 
-def tlpr_loss(input, target, s0=0.0, reduction="mean"):
+def tlpr_loss(input, target, s0=0.0, reduction="mean", label_weight=None):
     r"""Threshold-bounded log-sum-exp & pairwise rank-based loss (paper Eq. 6).
 
     .. math::
@@ -281,6 +303,10 @@ def tlpr_loss(input, target, s0=0.0, reduction="mean"):
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
 
+    label_weight : torch.Tensor of shape (n_labels,), default=None
+        Positive per-label weights multiplying each label's term (for ZLPR:
+        its exponential inside the log-sum-exp).
+
     Returns
     -------
     loss : torch.Tensor
@@ -294,10 +320,10 @@ def tlpr_loss(input, target, s0=0.0, reduction="mean"):
     True
     """
     s = _check_shapes(input, target, reduction)
-    return _reduce(_lse_core(s, target, one=1, s0=s0), reduction)
+    return _reduce(_lse_core(s, target, one=1, s0=s0, weight=label_weight), reduction)
 
 
-def soft_zlpr_loss(input, target, reduction="mean"):
+def soft_zlpr_loss(input, target, reduction="mean", label_weight=None):
     r"""ZLPR for soft labels (paper Eq. 31).
 
     .. math::
@@ -316,6 +342,10 @@ def soft_zlpr_loss(input, target, reduction="mean"):
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
 
+    label_weight : torch.Tensor of shape (n_labels,), default=None
+        Positive per-label weights multiplying each label's term (for ZLPR:
+        its exponential inside the log-sum-exp).
+
     Returns
     -------
     loss : torch.Tensor
@@ -330,7 +360,9 @@ def soft_zlpr_loss(input, target, reduction="mean"):
     s = _check_shapes(input, target, reduction)
     if torch.any((target < 0) | (target > 1)):
         raise ValueError("soft_zlpr_loss needs targets in [0, 1].")
-    return _reduce(_lse_core(s, target, one=1, hard=False), reduction)
+    return _reduce(
+        _lse_core(s, target, one=1, hard=False, weight=label_weight), reduction
+    )
 
 
 def lsep_loss(input, target, reduction="mean"):
@@ -416,7 +448,7 @@ def _finite_or_min(x):
     return x.clamp_min(torch.finfo(x.dtype).min)
 
 
-def bce_loss(input, target, reduction="mean"):
+def bce_loss(input, target, reduction="mean", label_weight=None):
     r"""Binary cross-entropy on raw scores, summed over labels (paper Eq. 14).
 
     .. math::
@@ -433,6 +465,10 @@ def bce_loss(input, target, reduction="mean"):
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
 
+    label_weight : torch.Tensor of shape (n_labels,), default=None
+        Positive per-label weights multiplying each label's term (for ZLPR:
+        its exponential inside the log-sum-exp).
+
     Returns
     -------
     loss : torch.Tensor
@@ -445,8 +481,10 @@ def bce_loss(input, target, reduction="mean"):
     1.3863
     """
     s, y = _check_inputs(input, target, reduction, soft=True)
-    per_sample = F.binary_cross_entropy_with_logits(s, y, reduction="none").sum(1)
-    return _reduce(per_sample, reduction)
+    per_label = F.binary_cross_entropy_with_logits(s, y, reduction="none")
+    if label_weight is not None:
+        per_label = per_label * _check_label_weight(label_weight, s)
+    return _reduce(per_label.sum(1), reduction)
 
 
 def focal_loss(input, target, gamma=2.0, reduction="mean"):
@@ -846,6 +884,46 @@ def asl_loss(input, target, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, reduction="
     return _reduce(per_sample, reduction)
 
 
+def rdrop_divergence(input, other, scale=2.0, reduction="mean"):
+    r"""Symmetric divergence of two score vectors (paper appendix B, Eq. 37).
+
+    .. math::
+
+        \mathcal{D}(s, s') = \mathcal{KL}(s, s') + \mathcal{KL}(s', s)
+                           = \sum_i 2 (\hat p_i - \hat p'_i)(s_i - s'_i),
+        \quad \hat p = \mathrm{sigmoid}(2 s)
+
+    the closed form of the label-wise Bernoulli KL divergences of Eq. 36, used
+    by R-drop. ``scale`` is the link's factor: 2 for ZLPR (Eq. 35), 1 for
+    sigmoid-based losses, where it gives ``sum (p - p')(s - s')``.
+
+    Parameters
+    ----------
+    input, other : torch.Tensor of shape (n_samples, n_labels)
+        Two score matrices (for R-drop: two dropout passes).
+    scale : float, default=2.0
+        ``p = sigmoid(scale * s)``.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample divergences are combined.
+
+    Returns
+    -------
+    divergence : torch.Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_zlpr.losses import rdrop_divergence
+    >>> s = torch.tensor([[1.0, -2.0]])
+    >>> rdrop_divergence(s, s).item()
+    0.0
+    """
+    s, t = _check_inputs(input, other, reduction, soft=True)
+    z, z2 = scale * s, scale * t
+    per_sample = ((torch.sigmoid(z) - torch.sigmoid(z2)) * (z - z2)).sum(1)
+    return _reduce(per_sample, reduction)
+
+
 # --------------------------------------------------------------------------
 # Modules
 class _Loss(nn.Module):
@@ -858,6 +936,8 @@ class _Loss(nn.Module):
     proba_offset = 0.0
     #: a batch-level loss has no per-sample value (and so no sample weights).
     batch_level = False
+    #: the loss accepts per-label weights (``label_weight``).
+    supports_label_weight = False
 
     def __init__(self, reduction="mean"):
         super().__init__()
@@ -871,6 +951,9 @@ class _Loss(nn.Module):
                 "not available; use 'mean' or 'sum'."
             )
         self.reduction = reduction
+        # Per-label weights (set by ZLPRClassifier(label_weights=...)); a
+        # buffer, so it follows the module's device.
+        self.register_buffer("label_weight", None)
 
     def extra_repr(self):
         return f"reduction={self.reduction!r}"
@@ -898,8 +981,12 @@ class ZLPRLoss(_Loss):
 
     proba_scale = 2.0
 
+    supports_label_weight = True
+
     def forward(self, input, target):
-        return zlpr_loss(input, target, reduction=self.reduction)
+        return zlpr_loss(
+            input, target, reduction=self.reduction, label_weight=self.label_weight
+        )
 
 
 class TLPRLoss(_Loss):
@@ -935,8 +1022,16 @@ class TLPRLoss(_Loss):
     def proba_offset(self):
         return self.s0
 
+    supports_label_weight = True
+
     def forward(self, input, target):
-        return tlpr_loss(input, target, s0=self.s0, reduction=self.reduction)
+        return tlpr_loss(
+            input,
+            target,
+            s0=self.s0,
+            reduction=self.reduction,
+            label_weight=self.label_weight,
+        )
 
     def extra_repr(self):
         return f"s0={self.s0}, reduction={self.reduction!r}"
@@ -960,8 +1055,12 @@ class SoftZLPRLoss(_Loss):
 
     proba_scale = 2.0
 
+    supports_label_weight = True
+
     def forward(self, input, target):
-        return soft_zlpr_loss(input, target, reduction=self.reduction)
+        return soft_zlpr_loss(
+            input, target, reduction=self.reduction, label_weight=self.label_weight
+        )
 
 
 class BCELoss(_Loss):
@@ -982,8 +1081,12 @@ class BCELoss(_Loss):
     torch.Size([2])
     """
 
+    supports_label_weight = True
+
     def forward(self, input, target):
-        return bce_loss(input, target, reduction=self.reduction)
+        return bce_loss(
+            input, target, reduction=self.reduction, label_weight=self.label_weight
+        )
 
 
 class FocalLoss(_Loss):

@@ -1,0 +1,183 @@
+"""skorch callbacks of ZLPRClassifier: diagnostics, validation metrics, schedules."""
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback, EarlyStopping
+
+from . import metrics as _metrics
+
+#: Set metrics that use predictions; the other scorers use scores.
+SET_METRICS = {
+    "subset_accuracy": _metrics.subset_accuracy_score,
+    "example_f1": _metrics.example_f1_score,
+    "micro_f1": _metrics.micro_f1_score,
+    "macro_f1": _metrics.macro_f1_score,
+    "hamming_loss": _metrics.hamming_loss,
+}
+RANK_METRICS = {
+    "avg_precision": _metrics.avg_precision_score,
+    "ranking_loss": _metrics.ranking_loss,
+    "coverage_error": _metrics.coverage_error,
+    "one_error": _metrics.one_error,
+}
+#: Names accepted by ``early_stopping_metric`` and ``threshold_metric``.
+METRIC_NAMES = tuple(SET_METRICS) + tuple(RANK_METRICS)
+
+
+def lower_is_better(name):
+    return name.endswith(("_loss", "_error"))
+
+
+def decide(scores, threshold, top_k):
+    """Indicator matrix from scores by the threshold or the top-k rule."""
+    if top_k is not None:
+        k = min(top_k, scores.shape[1])
+        pred = np.zeros(scores.shape, dtype=np.int64)
+        np.put_along_axis(
+            pred, np.argpartition(-scores, k - 1, axis=1)[:, :k], 1, axis=1
+        )
+        return pred
+    return (scores > threshold).astype(np.int64)
+
+
+def evaluate(name, y_true, scores, threshold, top_k):
+    """A metric of :data:`METRIC_NAMES` on scores, deciding labels if needed."""
+    if name in SET_METRICS:
+        return SET_METRICS[name](y_true, decide(scores, threshold, top_k))
+    return RANK_METRICS[name](y_true, scores)
+
+
+class EpochDiagnostics(Callback):
+    """Record per-epoch diagnostics and, optionally, a validation metric.
+
+    From the batches skorch already runs (no extra forward pass), it records for
+    the training and the validation split (``train_*`` / ``valid_*``):
+
+    * ``margin``: mean over rows with a positive and a negative label of
+      (lowest positive score - highest negative score); positive means the row
+      is perfectly separated;
+    * ``card_pred`` and ``card_true``: mean predicted and true labels per row.
+
+    With ``metric``, also ``valid_<metric>`` on the validation split.
+
+    Parameters
+    ----------
+    threshold : float
+        Threshold of the predictions (with ``top_k=None``).
+    top_k : int or None
+        Top-k rule instead of the threshold.
+    metric : str or None
+        A name of :data:`METRIC_NAMES`.
+    """
+
+    def __init__(self, threshold=0.0, top_k=None, metric=None):
+        self.threshold = threshold
+        self.top_k = top_k
+        self.metric = metric
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._seen = {True: [], False: []}
+
+    def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
+        target = batch[1][0]
+        self._seen[bool(training)].append(
+            (y_pred.detach().float().cpu().numpy(), target.cpu().numpy() > 0.5)
+        )
+
+    def on_epoch_end(self, net, **kwargs):
+        for training, prefix in ((True, "train"), (False, "valid")):
+            parts = self._seen.get(training) or []
+            if not parts:
+                continue
+            scores = np.concatenate([p[0] for p in parts])
+            truth = np.concatenate([p[1] for p in parts])
+            for key, value in self._summaries(scores, truth).items():
+                net.history.record(f"{prefix}_{key}", value)
+            if not training and self.metric is not None:
+                value = evaluate(
+                    self.metric,
+                    truth.astype(np.int8),
+                    scores,
+                    self.threshold,
+                    self.top_k,
+                )
+                net.history.record(f"valid_{self.metric}", float(value))
+        self._seen = {True: [], False: []}
+
+    def _summaries(self, scores, truth):
+        has_pair = truth.any(1) & ~truth.all(1)
+        if has_pair.any():
+            low_pos = np.where(truth, scores, np.inf).min(1)
+            high_neg = np.where(truth, -np.inf, scores).max(1)
+            margin = float(np.mean((low_pos - high_neg)[has_pair]))
+        else:
+            margin = float("nan")
+        pred = decide(scores, self.threshold, self.top_k)
+        return {
+            "margin": margin,
+            "card_pred": float(pred.sum(1).mean()),
+            "card_true": float(truth.sum(1).mean()),
+        }
+
+
+class BestEpoch(EarlyStopping):
+    """skorch's EarlyStopping that tolerates epochs without validation.
+
+    ``partial_fit`` trains without a validation split: there is nothing to
+    monitor then, so the epoch is skipped instead of failing.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.monitor not in net.history[-1]:
+            return
+        super().on_epoch_end(net, **kwargs)
+
+    def on_train_end(self, net, **kwargs):
+        if getattr(self, "best_model_weights_", None) is not None:
+            super().on_train_end(net, **kwargs)
+
+
+class LRSchedulers(Callback):
+    """Any torch LR scheduler, stepped once per epoch for every optimizer.
+
+    skorch's ``LRScheduler`` schedules ``optimizer_`` only; the sparse
+    embedding table of ``ZLPRClassifier`` has an optimizer of its own, so this
+    callback builds one scheduler per optimizer of the net.
+
+    Parameters
+    ----------
+    policy : type
+        A ``torch.optim.lr_scheduler`` class.
+    params : dict
+        Its keyword arguments.
+    monitor : str
+        History key passed to ``ReduceLROnPlateau``-like schedulers.
+    """
+
+    def __init__(self, policy, params=None, monitor="valid_loss"):
+        self.policy = policy
+        self.params = params
+        self.monitor = monitor
+
+    def on_train_begin(self, net, **kwargs):
+        self.schedulers_ = [
+            self.policy(getattr(net, name + "_"), **(self.params or {}))
+            for name in net._optimizers
+        ]
+
+    def on_epoch_end(self, net, **kwargs):
+        plateau = isinstance(
+            self.schedulers_[0], torch.optim.lr_scheduler.ReduceLROnPlateau
+        )
+        for scheduler in self.schedulers_:
+            if plateau:
+                key = self.monitor if self.monitor in net.history[-1] else "train_loss"
+                scheduler.step(net.history[-1, key])
+            else:
+                scheduler.step()
+        net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("schedulers_", None)  # rebuilt at the next training start
+        return state
