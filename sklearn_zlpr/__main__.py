@@ -15,16 +15,18 @@ import numpy as np
 from sklearn.datasets import make_multilabel_classification
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    label_ranking_average_precision_score,
-    label_ranking_loss,
-)
 from sklearn.model_selection import train_test_split
 from sklearn.multiclass import OneVsRestClassifier
 
 from . import ZLPRClassifier, __version__
+from .metrics import (
+    avg_precision_score,
+    example_f1_score,
+    macro_f1_score,
+    micro_f1_score,
+    ranking_loss,
+    subset_accuracy_score,
+)
 
 #: Table columns, in print order.
 COLUMNS = (
@@ -149,12 +151,12 @@ def evaluate(model, X_train, Y_train, X_test, Y_test):
     pred = pred.toarray() if hasattr(pred, "toarray") else np.asarray(pred)
     pred = pred.astype(np.int64)
     return {
-        "SubACC": accuracy_score(Y_test, pred),
-        "MLC-F1": f1_score(Y_test, pred, average="samples", zero_division=1.0),
-        "Micro-F1": f1_score(Y_test, pred, average="micro", zero_division=0.0),
-        "Macro-F1": f1_score(Y_test, pred, average="macro", zero_division=0.0),
-        "AvgPrec": label_ranking_average_precision_score(Y_test, scores),
-        "RankLoss": label_ranking_loss(Y_test, scores),
+        "SubACC": subset_accuracy_score(Y_test, pred),
+        "MLC-F1": example_f1_score(Y_test, pred, zero_division=1.0),
+        "Micro-F1": micro_f1_score(Y_test, pred, zero_division=0.0),
+        "Macro-F1": macro_f1_score(Y_test, pred, zero_division=0.0),
+        "AvgPrec": avg_precision_score(Y_test, scores),
+        "RankLoss": ranking_loss(Y_test, scores),
         "fit s": fit_s,
         "predict s": predict_s,
     }
