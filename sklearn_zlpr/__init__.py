@@ -1,8 +1,8 @@
 """Multi-label classification with the ZLPR loss, for scikit-learn."""
 
-from . import losses, metrics
+from . import datasets, losses, metrics
 from ._classifier import ZLPRClassifier
 
 __version__ = "0.1.0"
 
-__all__ = ["ZLPRClassifier", "__version__", "losses", "metrics"]
+__all__ = ["ZLPRClassifier", "__version__", "datasets", "losses", "metrics"]

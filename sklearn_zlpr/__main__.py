@@ -1,9 +1,10 @@
-"""Compare ZLPR, BCE and one-vs-rest logistic regression on a built-in problem.
+"""Compare ZLPR, BCE and one-vs-rest logistic regression on real text.
 
-``python -m sklearn_zlpr`` (or the ``sklearn-zlpr`` console script) builds a small
-multi-label text-like problem without downloading anything, trains
+``python -m sklearn_zlpr`` (or the ``sklearn-zlpr`` console script) reads the
+GoEmotions sample embedded in the package (no download), builds TF-IDF features,
+trains
 ``ZLPRClassifier(loss="zlpr")``, ``ZLPRClassifier(loss="bce")`` and
-``OneVsRestClassifier(LogisticRegression())`` on it and prints a paper-style table
+``OneVsRestClassifier(LogisticRegression())`` on them and prints a paper-style table
 of test-set metrics and timings.
 """
 
@@ -12,13 +13,12 @@ import sys
 import time
 
 import numpy as np
-from sklearn.datasets import make_multilabel_classification
-from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
 from sklearn.multiclass import OneVsRestClassifier
 
 from . import ZLPRClassifier, __version__
+from .datasets import load_goemotions_sample
 from .metrics import (
     avg_precision_score,
     example_f1_score,
@@ -43,59 +43,44 @@ COLUMNS = (
 #: Table rows, in print order.
 METHODS = ("ZLPR", "BCE", "OvR-LR")
 
-#: The built-in problem of the main job: 2400 train / 600 test samples.
-PROBLEM = {
-    "n_samples": 3000,
-    "n_features": 2000,
-    "n_classes": 20,
-    "n_labels": 3,
-    "length": 200,
-}
-
-#: The --quick problem for tests: fewer samples, features and labels and longer
-#: documents, so that ZLPRClassifier learns something in QUICK_MODEL's 3 epochs.
-QUICK_PROBLEM = {
-    "n_samples": 1000,
-    "n_features": 100,
-    "n_classes": 10,
-    "n_labels": 3,
-    "length": 100,
-}
+#: Rows of the embedded sample used by --quick (train, test).
+QUICK_ROWS = (1000, 300)
 
 #: ZLPRClassifier parameters of the --quick run (the main job uses the defaults).
 QUICK_MODEL = {"max_epochs": 3, "batch_size": 32}
 
 
 def make_problem(seed=0, quick=False):
-    """Build the built-in multi-label problem and split it 80/20.
+    """TF-IDF features of the embedded GoEmotions sample.
 
-    The features of :func:`sklearn.datasets.make_multilabel_classification` are
-    word counts; they are turned into sublinear TF-IDF rows, as for real text.
+    :func:`sklearn_zlpr.datasets.load_goemotions_sample`: 3,000 training and
+    1,000 test comments, 28 labels, turned into
+    ``TfidfVectorizer(sublinear_tf=True, min_df=2)`` features fitted on the
+    training part.
 
     Parameters
     ----------
     seed : int, default=0
-        Seeds the data generator and the train/test split.
+        Unused by the data (the sample is fixed); kept for a uniform signature.
     quick : bool, default=False
-        Build the small problem used by the tests.
+        Use the first :data:`QUICK_ROWS` rows only, for tests.
 
     Returns
     -------
     X_train, X_test : scipy.sparse.csr_matrix
-        TF-IDF features (2400 and 600 rows for the main job).
+        TF-IDF features.
     Y_train, Y_test : ndarray of int64
-        Label indicator matrices (20 labels for the main job).
+        Label indicator matrices.
     """
-    X, Y = make_multilabel_classification(
-        **(QUICK_PROBLEM if quick else PROBLEM),
-        allow_unlabeled=True,
-        sparse=True,
-        random_state=seed,
-    )
-    X = TfidfTransformer(sublinear_tf=True).fit_transform(X)
+    train, test = load_goemotions_sample("train"), load_goemotions_sample("test")
+    n_train, n_test = QUICK_ROWS if quick else (len(train.data), len(test.data))
+    vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2)
+    X_train = vectorizer.fit_transform(train.data[:n_train])
+    X_test = vectorizer.transform(test.data[:n_test])
     # int64, never int8: scikit-learn mishandles int8 indicator matrices.
-    Y = np.asarray(Y, dtype=np.int64)
-    return train_test_split(X, Y, test_size=0.2, random_state=seed)
+    Y_train = train.target[:n_train].toarray().astype(np.int64)
+    Y_test = test.target[:n_test].toarray().astype(np.int64)
+    return X_train, X_test, Y_train, Y_test
 
 
 def make_models(seed=0, quick=False):
@@ -216,8 +201,8 @@ def main(argv=None):
 
     X_train, X_test, Y_train, Y_test = make_problem(args.seed, args.quick)
     print(
-        f"Built-in multi-label problem: {X_train.shape[0]} train / "
-        f"{X_test.shape[0]} test samples, {X_train.shape[1]} TF-IDF features, "
+        f"Embedded GoEmotions sample: {X_train.shape[0]} train / "
+        f"{X_test.shape[0]} test comments, {X_train.shape[1]} TF-IDF features, "
         f"{Y_train.shape[1]} labels (seed {args.seed}"
         f"{', quick' if args.quick else ''})."
     )
