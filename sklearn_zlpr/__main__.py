@@ -17,8 +17,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
-from . import ZLPRClassifier, __version__
+from . import ZLPRClassifier, __version__, _benchmark
 from .datasets import load_goemotions_sample
+from .losses import LOSSES
 from .metrics import (
     avg_precision_score,
     example_f1_score,
@@ -172,6 +173,36 @@ def format_table(results):
     return "\n".join(lines)
 
 
+def _run_benchmark(args):
+    if args.seeds < 1:
+        print("--seeds must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        rows = _benchmark.run(
+            args.train,
+            args.test,
+            labels=args.labels,
+            losses=args.losses,
+            features=args.features,
+            seeds=args.seeds,
+            device=args.device,
+            unknown_labels=args.unknown_labels,
+        )
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    summary = _benchmark.summarise(rows)
+    print(_benchmark.format_table(summary))
+    meta = {
+        key: getattr(args, key)
+        for key in ("train", "test", "labels", "losses", "features", "seeds", "device")
+    }
+    figure = _benchmark.write(rows, summary, args.out, meta)
+    written = "results.csv, results.json" + (", results.png" if figure else "")
+    print(f"wrote {written} to {args.out}")
+    return 0
+
+
 def main(argv=None):
     """Run the main job: train the three methods and print the table.
 
@@ -197,7 +228,41 @@ def main(argv=None):
         help=f"small problem and {QUICK_MODEL['max_epochs']} epochs, for tests",
     )
     parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command")
+    bench = commands.add_parser(
+        "benchmark",
+        help="the paper's loss comparison on JSONL data sets",
+        description="Fit every requested loss on --train for each seed, score it on "
+        "--test, print a table (mean ± std, best marked) and write results.csv, "
+        "results.json and results.png to --out.",
+    )
+    bench.add_argument("--train", required=True, help="training JSONL file")
+    bench.add_argument("--test", required=True, help="test JSONL file")
+    bench.add_argument(
+        "--labels", help="label file (one name per line) fixing the label set"
+    )
+    bench.add_argument(
+        "--losses",
+        nargs="+",
+        default=list(_benchmark.PAPER_LOSSES),
+        choices=list(LOSSES),
+        help="losses to compare (default: the paper's)",
+    )
+    bench.add_argument(
+        "--unknown-labels",
+        default="error",
+        choices=["error", "ignore"],
+        help="labels outside the label set (e.g. only in --test): error or drop",
+    )
+    bench.add_argument("--features", default="tfidf", choices=["tfidf", "hashing"])
+    bench.add_argument(
+        "--seeds", type=int, default=3, help="seeds per loss (default 3)"
+    )
+    bench.add_argument("--device", default="auto", help="torch device (default auto)")
+    bench.add_argument("--out", default="zlpr-benchmark", help="output folder")
     args = parser.parse_args(argv)
+    if args.command == "benchmark":
+        return _run_benchmark(args)
 
     X_train, X_test, Y_train, Y_test = make_problem(args.seed, args.quick)
     print(

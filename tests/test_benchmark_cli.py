@@ -1,0 +1,192 @@
+"""``python -m sklearn_zlpr benchmark`` on a tiny JSONL fixture."""
+
+import contextlib
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+from sklearn.datasets import make_multilabel_classification
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from sklearn_zlpr import ZLPRClassifier
+from sklearn_zlpr.__main__ import main
+
+NAMES = ["ant", "bee", "cat", "dog"]
+
+
+@pytest.fixture(scope="module")
+def fixture_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("jsonl")
+    X, Y = make_multilabel_classification(
+        n_samples=260, n_features=40, n_classes=4, n_labels=2, length=25, random_state=0
+    )
+    for name, rows in (("train", slice(0, 200)), ("test", slice(200, 260))):
+        with open(folder / f"{name}.jsonl", "w") as f:
+            for x, y in zip(X[rows], Y[rows]):
+                text = " ".join(
+                    f"w{j}" for j in np.repeat(np.arange(40), x.astype(int))
+                )
+                labels = [NAMES[j] for j in np.flatnonzero(y)]
+                f.write(json.dumps({"text": text, "labels": labels}) + "\n")
+    (folder / "labels.txt").write_text("\n".join(NAMES) + "\n")
+    return folder
+
+
+def _run(args):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(args)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_benchmark_writes_results_and_marks_the_best(fixture_files, tmp_path):
+    f = fixture_files
+    code, out, err = _run(
+        [
+            "benchmark",
+            "--train",
+            str(f / "train.jsonl"),
+            "--test",
+            str(f / "test.jsonl"),
+            "--labels",
+            str(f / "labels.txt"),
+            "--losses",
+            "zlpr",
+            "bce",
+            "lsep",
+            "--seeds",
+            "2",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 0, err
+    assert "[6/6] lsep seed 1" in err
+    with open(tmp_path / "out" / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["loss"], r["seed"]) for r in rows] == [
+        (loss, str(seed)) for loss in ("zlpr", "bce", "lsep") for seed in (0, 1)
+    ]
+    summary = json.loads((tmp_path / "out" / "results.json").read_text())["summary"]
+    zlpr_f1 = [float(r["MLC-F1"]) for r in rows if r["loss"] == "zlpr"]
+    assert summary["zlpr"]["MLC-F1"][0] == pytest.approx(np.mean(zlpr_f1))
+    # The best mean of each metric column carries the mark.
+    table = [
+        line for line in out.splitlines() if line.startswith(("zlpr", "bce", "lsep"))
+    ]
+    assert len(table) == 3
+    best_subacc = max(summary, key=lambda loss: summary[loss]["SubACC"][0])
+    line = next(line for line in table if line.startswith(best_subacc))
+    assert line.split()[1].endswith("*")
+    png = tmp_path / "out" / "results.png"
+    assert not png.exists() or png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_benchmark_values_match_an_independent_computation(fixture_files, tmp_path):
+    f = fixture_files
+    code, _, _ = _run(
+        [
+            "benchmark",
+            "--train",
+            str(f / "train.jsonl"),
+            "--test",
+            str(f / "test.jsonl"),
+            "--labels",
+            str(f / "labels.txt"),
+            "--losses",
+            "zlpr",
+            "--seeds",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 0
+    with open(tmp_path / "o" / "results.csv") as fh:
+        row = next(csv.DictReader(fh))
+    texts, labels = {}, {}
+    for split in ("train", "test"):
+        lines = [
+            json.loads(line) for line in (f / f"{split}.jsonl").read_text().splitlines()
+        ]
+        texts[split] = [r["text"] for r in lines]
+        labels[split] = np.array(
+            [[int(n in r["labels"]) for n in NAMES] for r in lines]
+        )
+    vec = TfidfVectorizer(sublinear_tf=True, min_df=2)
+    clf = ZLPRClassifier(random_state=0).fit(
+        vec.fit_transform(texts["train"]), labels["train"]
+    )
+    Xt = vec.transform(texts["test"])
+    pred, scores = clf.predict(Xt), clf.decision_function(Xt)
+    yt = labels["test"]
+    assert float(row["SubACC"]) == pytest.approx(skm.accuracy_score(yt, pred))
+    assert float(row["MLC-F1"]) == pytest.approx(
+        skm.f1_score(yt, pred, average="samples", zero_division=1.0)
+    )
+    assert float(row["RankLoss"]) == pytest.approx(skm.label_ranking_loss(yt, scores))
+    assert float(row["AvgPrec"]) == pytest.approx(
+        skm.label_ranking_average_precision_score(yt, scores)
+    )
+
+
+def test_benchmark_errors_are_clear(fixture_files, tmp_path):
+    f = fixture_files
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "x", "labels": ["ant"]}\n{"text": 1}\n')
+    code, _, err = _run(
+        ["benchmark", "--train", str(bad), "--test", str(f / "test.jsonl")]
+    )
+    assert code == 2 and "line 2" in err
+    code, _, err = _run(
+        [
+            "benchmark",
+            "--train",
+            str(f / "train.jsonl"),
+            "--test",
+            str(f / "test.jsonl"),
+            "--labels",
+            str(tmp_path / "few.txt"),
+        ]
+    )
+    assert code == 2 and "few.txt" in err
+    (tmp_path / "few.txt").write_text("ant\nbee\n")
+    code, _, err = _run(
+        [
+            "benchmark",
+            "--train",
+            str(f / "train.jsonl"),
+            "--test",
+            str(f / "test.jsonl"),
+            "--labels",
+            str(tmp_path / "few.txt"),
+            "--losses",
+            "zlpr",
+            "--seeds",
+            "1",
+        ]
+    )
+    assert code == 2 and "not in the label list" in err and "unknown_labels" in err
+    code, _, _ = _run(
+        [
+            "benchmark",
+            "--train",
+            str(f / "train.jsonl"),
+            "--test",
+            str(f / "test.jsonl"),
+            "--labels",
+            str(tmp_path / "few.txt"),
+            "--unknown-labels",
+            "ignore",
+            "--losses",
+            "zlpr",
+            "--seeds",
+            "1",
+            "--out",
+            str(tmp_path / "ig"),
+        ]
+    )
+    assert code == 0
