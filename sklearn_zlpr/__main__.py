@@ -9,6 +9,7 @@ of test-set metrics and timings.
 """
 
 import argparse
+import pickle
 import sys
 import time
 
@@ -16,15 +17,17 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import make_pipeline
 
 from . import ZLPRClassifier, __version__, _benchmark
-from .datasets import load_goemotions_sample
+from .datasets import load_goemotions_sample, load_jsonl
 from .losses import LOSSES
 from .metrics import (
     avg_precision_score,
     example_f1_score,
     macro_f1_score,
     micro_f1_score,
+    multilabel_report,
     ranking_loss,
     subset_accuracy_score,
 )
@@ -173,24 +176,92 @@ def format_table(results):
     return "\n".join(lines)
 
 
+def _fit(args):
+    data = load_jsonl(args.train, labels=args.labels)
+    pipeline = make_pipeline(
+        _benchmark.make_features(args.features),
+        ZLPRClassifier(loss=args.loss, random_state=args.seed, device=args.device),
+    )
+    print(
+        f"fitting on {len(data.data)} texts, {len(data.target_names)} labels ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    pipeline.fit(data.data, data.target)
+    with open(args.model, "wb") as f:
+        pickle.dump(
+            {
+                "pipeline": pipeline,
+                "target_names": list(data.target_names),
+                "version": __version__,
+            },
+            f,
+        )
+    print(f"saved the fitted pipeline to {args.model}")
+    return 0
+
+
+def _load_model(path):
+    with open(path, "rb") as f:
+        try:
+            saved = pickle.load(f)  # a model file the user wrote with 'fit'
+        except (pickle.UnpicklingError, EOFError, AttributeError) as exc:
+            raise ValueError(
+                f"{path} is not a model file written by 'sklearn-zlpr fit' ({exc})."
+            ) from None
+    if not isinstance(saved, dict) or "pipeline" not in saved:
+        raise ValueError(f"{path} is not a model file written by 'sklearn-zlpr fit'.")
+    return saved["pipeline"], saved["target_names"]
+
+
+def _predict(args):
+    pipeline, names = _load_model(args.model)
+    if args.input == "-":
+        texts = [line.rstrip("\n") for line in sys.stdin]
+    else:
+        with open(args.input, encoding="utf-8") as f:
+            texts = [line.rstrip("\n") for line in f]
+    if not texts:
+        raise ValueError("no input text (one text per line).")
+    pred = pipeline.predict(texts)
+    proba = pipeline.predict_proba(texts) if args.proba else None
+    for i, row in enumerate(pred):
+        picked = np.flatnonzero(row)
+        if proba is None:
+            print(", ".join(names[j] for j in picked))
+        else:
+            print(", ".join(f"{names[j]} ({proba[i, j]:.2f})" for j in picked))
+    return 0
+
+
+def _evaluate(args):
+    pipeline, names = _load_model(args.model)
+    data = load_jsonl(args.test, labels=names, unknown_labels=args.unknown_labels)
+    print(
+        multilabel_report(
+            data.target,
+            pipeline.predict(data.data),
+            pipeline.decision_function(data.data),
+        ),
+        end="",
+    )
+    return 0
+
+
 def _run_benchmark(args):
     if args.seeds < 1:
         print("--seeds must be at least 1", file=sys.stderr)
         return 2
-    try:
-        rows = _benchmark.run(
-            args.train,
-            args.test,
-            labels=args.labels,
-            losses=args.losses,
-            features=args.features,
-            seeds=args.seeds,
-            device=args.device,
-            unknown_labels=args.unknown_labels,
-        )
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    rows = _benchmark.run(
+        args.train,
+        args.test,
+        labels=args.labels,
+        losses=args.losses,
+        features=args.features,
+        seeds=args.seeds,
+        device=args.device,
+        unknown_labels=args.unknown_labels,
+    )
     summary = _benchmark.summarise(rows)
     print(_benchmark.format_table(summary))
     meta = {
@@ -260,9 +331,43 @@ def main(argv=None):
     )
     bench.add_argument("--device", default="auto", help="torch device (default auto)")
     bench.add_argument("--out", default="zlpr-benchmark", help="output folder")
+    fit = commands.add_parser(
+        "fit", help="fit a text pipeline on a JSONL file and save it"
+    )
+    fit.add_argument("--train", required=True, nargs="+", help="training JSONL file(s)")
+    fit.add_argument("--labels", help="label file fixing the label set and order")
+    fit.add_argument("--loss", default="zlpr", choices=list(LOSSES))
+    fit.add_argument("--features", default="tfidf", choices=["tfidf", "hashing"])
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--device", default="auto")
+    fit.add_argument("--model", required=True, help="where to save the fitted pipeline")
+    pred = commands.add_parser("predict", help="label names for new texts")
+    pred.add_argument("--model", required=True, help="a file written by 'fit'")
+    pred.add_argument(
+        "--input",
+        default="-",
+        help="text file, one text per line ('-': standard input)",
+    )
+    pred.add_argument("--proba", action="store_true", help="print label probabilities")
+    ev = commands.add_parser(
+        "evaluate", help="metrics of a saved pipeline on a JSONL file"
+    )
+    ev.add_argument("--model", required=True, help="a file written by 'fit'")
+    ev.add_argument("--test", required=True, nargs="+", help="JSONL file(s) to score")
+    ev.add_argument("--unknown-labels", default="error", choices=["error", "ignore"])
     args = parser.parse_args(argv)
-    if args.command == "benchmark":
-        return _run_benchmark(args)
+    handlers = {
+        "benchmark": _run_benchmark,
+        "fit": _fit,
+        "predict": _predict,
+        "evaluate": _evaluate,
+    }
+    if args.command in handlers:
+        try:
+            return handlers[args.command](args)
+        except (OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
 
     X_train, X_test, Y_train, Y_test = make_problem(args.seed, args.quick)
     print(

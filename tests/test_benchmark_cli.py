@@ -190,3 +190,51 @@ def test_benchmark_errors_are_clear(fixture_files, tmp_path):
         ]
     )
     assert code == 0
+
+
+def test_fit_predict_evaluate(fixture_files, tmp_path, monkeypatch):
+    f = fixture_files
+    model = tmp_path / "model.pkl"
+    code, out, _ = _run(
+        [
+            "fit",
+            "--train",
+            str(f / "train.jsonl"),
+            "--labels",
+            str(f / "labels.txt"),
+            "--model",
+            str(model),
+        ]
+    )
+    assert code == 0 and model.exists() and "saved" in out
+    test_rows = [
+        json.loads(line) for line in (f / "test.jsonl").read_text().splitlines()
+    ]
+    texts = [r["text"] for r in test_rows]
+    inputs = tmp_path / "texts.txt"
+    inputs.write_text("\n".join(texts[:5]) + "\n")
+    code, out, _ = _run(["predict", "--model", str(model), "--input", str(inputs)])
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 5
+    # Same labels as the pipeline saved by 'fit' predicts for these texts.
+    import pickle
+
+    saved = pickle.loads(model.read_bytes())
+    pred = saved["pipeline"].predict(texts[:5])
+    for line, row in zip(lines, pred):
+        assert line == ", ".join(NAMES[j] for j in np.flatnonzero(row))
+    monkeypatch.setattr("sys.stdin", io.StringIO(texts[0] + "\n"))
+    code, out, _ = _run(["predict", "--model", str(model), "--proba"])
+    assert code == 0 and out.splitlines()[0].count("(") == pred[0].sum()
+    code, out, _ = _run(
+        ["evaluate", "--model", str(model), "--test", str(f / "test.jsonl")]
+    )
+    assert code == 0
+    Y = np.array([[int(n in r["labels"]) for n in NAMES] for r in test_rows])
+    full = saved["pipeline"].predict(texts)
+    assert f"{skm.f1_score(Y, full, average='samples', zero_division=1.0):.4f}" in out
+    code, _, err = _run(
+        ["predict", "--model", str(f / "test.jsonl"), "--input", str(inputs)]
+    )
+    assert code == 2 and "not a model file" in err
