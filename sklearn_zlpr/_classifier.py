@@ -624,25 +624,25 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         # estimator (and its pickle) does not carry training data around.
         self.net_.train_split = None
         self.n_iter_ = len(self.net_.history)
-        self._set_prediction_rule(Y, valid_ds)
+        self._set_prediction_rule(valid_ds)
 
-    def _set_prediction_rule(self, Y, valid_ds=None):
+    def _set_prediction_rule(self, valid_ds=None):
         """Resolve ``threshold`` and ``top_k`` into ``threshold_`` and ``top_k_``."""
         self.top_k_ = self.top_k
-        if isinstance(self.threshold, str) and valid_ds is not None:
-            self.threshold_ = self._tune_threshold(valid_ds)
-        elif self.threshold is not None and not isinstance(self.threshold, str):
+        if isinstance(self.threshold, str):  # "auto" or "auto_per_label"
+            if valid_ds is not None:
+                self.threshold_ = self._tune_threshold(valid_ds)
+                return
+            if getattr(self, "threshold_", None) is not None:
+                return  # partial_fit after tuning: keep the tuned threshold
+        elif self.threshold is not None:
             self.threshold_ = float(self.threshold)
-        elif isinstance(getattr(self, "threshold_", None), (float, np.ndarray)) and (
-            isinstance(self.threshold, str)
-        ):
-            pass  # partial_fit after an automatic threshold: keep the tuned one
-        else:
-            self.threshold_ = self._rule_threshold
-            if self.top_k_ is None and self.threshold_ is None:
-                # A ranking loss without a natural threshold: top-k with k the
-                # training set's mean label cardinality.
-                self.top_k_ = self._rule_top_k
+            return
+        self.threshold_ = self._rule_threshold
+        if self.top_k_ is None and self.threshold_ is None:
+            # A ranking loss without a natural threshold: top-k with k the
+            # training set's mean label cardinality.
+            self.top_k_ = self._rule_top_k
 
     def _tune_threshold(self, valid_ds):
         """Threshold(s) maximising ``threshold_metric`` on the validation split."""
@@ -675,14 +675,11 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         valid_cut[:-1] = sorted_s[:-1] > sorted_s[1:]
         f1 = np.where(valid_cut, f1, -1.0)
         best_k = f1.argmax(0)
-        below = np.where(
-            best_k + 1 < scores.shape[0],
-            sorted_s[
-                np.minimum(best_k + 1, scores.shape[0] - 1), np.arange(scores.shape[1])
-            ],
-            sorted_s[-1] - 1.0,
-        )
-        cut = 0.5 * (sorted_s[best_k, np.arange(scores.shape[1])] + below)
+        n_valid, cols = scores.shape[0], np.arange(scores.shape[1])
+        # Cut halfway between the last score kept and the next one (or below all).
+        next_score = sorted_s[np.minimum(best_k + 1, n_valid - 1), cols]
+        below = np.where(best_k + 1 < n_valid, next_score, sorted_s[-1] - 1.0)
+        cut = 0.5 * (sorted_s[best_k, cols] + below)
         has_pos = n_pos > 0
         thresholds[has_pos] = cut[has_pos]
         return thresholds
