@@ -1,5 +1,9 @@
 """skorch callbacks of ZLPRClassifier: diagnostics, validation metrics, schedules."""
 
+import os
+import tempfile
+import weakref
+
 import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping
@@ -121,20 +125,113 @@ class EpochDiagnostics(Callback):
 
 
 class BestEpoch(EarlyStopping):
-    """skorch's EarlyStopping that tolerates epochs without validation.
+    """Early stopping that restores the best epoch without doubling memory.
 
-    ``partial_fit`` trains without a validation split: there is nothing to
-    monitor then, so the epoch is skipped instead of failing.
+    Differences from skorch's ``EarlyStopping(load_best=True)``, which deep-copies
+    the module's state at every improvement and keeps the copy for good:
+
+    * the best weights are kept as a CPU copy when the module's state is at
+      most ``memory_limit`` bytes, and written to a temporary file otherwise,
+      so that a 1 GiB embedding table (or a GPU model) is never held twice;
+    * the copy is restored and then dropped at the end of training, so that a
+      fitted (and pickled) net does not carry a second set of weights;
+    * epochs without the monitored value (``partial_fit`` trains without a
+      validation split) are skipped instead of failing.
+
+    Parameters
+    ----------
+    monitor : str, default="valid_loss"
+        History key to watch.
+    patience : int, default=5
+        Epochs without improvement before training stops.
+    lower_is_better : bool, default=True
+        Whether a lower monitored value is an improvement.
+    sink : callable, default=print
+        Where the stopping and restoring messages go (when the net is verbose).
+    memory_limit : int, default=256 * 2**20
+        Largest state (bytes) kept in memory; a larger one goes to a temporary
+        file, removed when training ends.
     """
+
+    def __init__(
+        self,
+        monitor="valid_loss",
+        patience=5,
+        lower_is_better=True,
+        sink=print,
+        memory_limit=256 * 2**20,
+    ):
+        super().__init__(
+            monitor=monitor,
+            patience=patience,
+            lower_is_better=lower_is_better,
+            load_best=False,  # done here, see on_epoch_end
+            sink=sink,
+        )
+        self.memory_limit = memory_limit
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self._drop_best()
 
     def on_epoch_end(self, net, **kwargs):
         if self.monitor not in net.history[-1]:
             return
-        super().on_epoch_end(net, **kwargs)
+        epoch = net.history[-1, "epoch"]
+        try:
+            super().on_epoch_end(net, **kwargs)
+        finally:
+            # super() raises KeyboardInterrupt to stop; an improvement at the
+            # same epoch is impossible then (misses_ > 0), so order is safe.
+            if self.best_epoch_ == epoch and self.misses_ == 0:
+                self._keep(net)
 
     def on_train_end(self, net, **kwargs):
-        if getattr(self, "best_model_weights_", None) is not None:
-            super().on_train_end(net, **kwargs)
+        best = getattr(self, "_best", None)
+        if best is not None and self.best_epoch_ != net.history[-1, "epoch"]:
+            if isinstance(best, str):
+                state = torch.load(best, map_location=net.device, weights_only=True)
+            else:
+                state = best
+            net.module_.load_state_dict(state)
+            self._sink(
+                f"Restoring best model from epoch {self.best_epoch_}.",
+                verbose=net.verbose,
+            )
+        self._drop_best()
+
+    def _keep(self, net):
+        state = net.module_.state_dict()
+        nbytes = sum(t.numel() * t.element_size() for t in state.values())
+        self._drop_best()
+        if nbytes > self.memory_limit:
+            fd, path = tempfile.mkstemp(prefix="sklearn_zlpr_best_", suffix=".pt")
+            os.close(fd)
+            self._finalizer = weakref.finalize(self, _remove_file, path)
+            torch.save(state, path)
+            self._best = path
+        else:
+            self._best = {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+    def _drop_best(self):
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer()  # removes the temporary file
+        self._finalizer = None
+        self._best = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_best", None)
+        state.pop("_finalizer", None)
+        return state
+
+
+def _remove_file(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 class LRSchedulers(Callback):

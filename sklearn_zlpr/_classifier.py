@@ -212,6 +212,13 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         (for ZLPR, its exponential inside the log-sum-exp). Supported by
         ``zlpr``, ``tlpr``, ``soft_zlpr`` and ``bce``.
 
+    sparse_gradients : bool or "auto", default="auto"
+        For sparse X: sparse gradients for the embedding table, updated by lazy
+        Adam (:class:`torch.optim.SparseAdam`; only the rows of the features in
+        a batch move). Needs ``optimizer="adam"`` or ``"adamw"``. ``"auto"``
+        turns them on for those optimizers: measured faster at every
+        vocabulary size (see ``benchmarks/bench_sparse.py``).
+
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available and the CPU otherwise; any torch
         device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...) is accepted.
@@ -325,6 +332,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "label_weights": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left"), None],
+        "sparse_gradients": ["boolean", StrOptions({"auto"})],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -360,6 +368,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         lr_scheduler_params=None,
         warm_start=False,
         label_weights=None,
+        sparse_gradients="auto",
         device="auto",
         random_state=None,
         verbose=0,
@@ -391,6 +400,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         self.lr_scheduler_params = lr_scheduler_params
         self.warm_start = warm_start
         self.label_weights = label_weights
+        self.sparse_gradients = sparse_gradients
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -430,7 +440,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         if self.warm_start and hasattr(self, "net_"):
             return self._continue(X, y, sample_weight, epochs=None)
         X, Y, sample_weight = self._check_fit_data(X, y, sample_weight, reset=True)
-        self._build(X, Y, sample_weight)
+        self._build(X, Y, sample_weight, compact=not self.warm_start)
         self._train(X, Y, sample_weight, epochs=None, validate=True)
         return self
 
@@ -464,7 +474,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         X, Y, sample_weight = self._check_fit_data(
             X, y, sample_weight, reset=True, classes=classes
         )
-        self._build(X, Y, sample_weight)
+        self._build(X, Y, sample_weight, compact=False)
         self._train(X, Y, sample_weight, epochs=1, validate=False)
         return self
 
@@ -505,8 +515,13 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         self._train(X, Y, sample_weight, epochs=epochs, validate=epochs is None)
         return self
 
-    def _build(self, X, Y, sample_weight):
-        """Create the skorch net for X and Y (not yet trained)."""
+    def _build(self, X, Y, sample_weight, compact):
+        """Create the skorch net for X and Y (not yet trained).
+
+        ``compact``: give sparse X's embedding table rows for the columns seen
+        in X only (``fit``); ``partial_fit`` and ``warm_start`` keep a row for
+        every column, since later data may use others.
+        """
         hidden = self._check_hidden_layer_sizes()
         self.device_ = self._resolve_device()
         criterion = self._make_criterion(sample_weight, Y.shape[1])
@@ -540,7 +555,6 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
                         monitor="valid_loss" if metric is None else f"valid_{metric}",
                         lower_is_better=metric is None or lower_is_better(metric),
                         patience=self.n_iter_no_change,
-                        load_best=True,
                         sink=print if self.verbose else _no_print,
                     ),
                 )
@@ -567,9 +581,13 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         module_kwargs = {}
         if sp.issparse(X):
             module = SparseMLP
-            # Lazy Adam on the embedding table: an update touches only the
-            # rows of the features in the batch, not the whole vocabulary.
-            module_kwargs["module__sparse"] = self.optimizer in ("adam", "adamw")
+            module_kwargs["module__sparse"] = self._sparse_gradients()
+            if compact:
+                # One table row per column that occurs in the training data:
+                # a 2**20-column hashed matrix costs rows for its seen columns only.
+                columns = np.unique(X.indices)
+                if len(columns) < X.shape[1]:
+                    module_kwargs["module__columns"] = columns
         else:
             module = DenseMLP
         generator = torch.Generator().manual_seed(self._seed + 1)
@@ -928,6 +946,18 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
                 f"{self.hidden_layer_sizes!r}."
             )
         return tuple(int(w) for w in sizes)
+
+    def _sparse_gradients(self):
+        lazy_adam = self.optimizer in ("adam", "adamw")
+        if self.sparse_gradients == "auto":
+            return lazy_adam
+        if self.sparse_gradients and not lazy_adam:
+            raise ValueError(
+                "sparse_gradients=True needs optimizer='adam' or 'adamw' (lazy Adam "
+                f"on the embedding table); got optimizer={self.optimizer!r}. Use "
+                "sparse_gradients='auto' or False with this optimizer."
+            )
+        return bool(self.sparse_gradients)
 
     def _resolve_device(self):
         if isinstance(self.device, str) and self.device == "auto":

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -56,6 +57,7 @@ class SparseMLP(nn.Module):
     Parameters
     ----------
     n_features : int
+        Number of columns of X.
     n_labels : int
     embedding_dim : int
     hidden_layer_sizes : tuple of int
@@ -63,7 +65,14 @@ class SparseMLP(nn.Module):
     dropout : float
     sparse : bool, default=False
         Sparse gradients for the embedding table: a backward pass then costs
-        O(batch non-zeros x embedding_dim) instead of O(n_features x embedding_dim).
+        O(batch non-zeros x embedding_dim) instead of O(table rows x embedding_dim).
+    columns : array-like of int or None, default=None
+        The columns of X that get a row of the embedding table (sorted). None
+        gives every column a row. With a subset (the columns seen in training)
+        the table has ``len(columns)`` rows plus one zero padding row, which
+        every other column maps to, so that it contributes nothing: a
+        ``2**20``-column hashed matrix then costs one row per column that
+        occurs, not per possible column.
     """
 
     def __init__(
@@ -75,18 +84,32 @@ class SparseMLP(nn.Module):
         activation,
         dropout,
         sparse=False,
+        columns=None,
     ):
         super().__init__()
+        if columns is None:
+            n_rows, padding_idx = n_features, None
+            self.column_index = None
+        else:
+            columns = torch.as_tensor(np.asarray(columns), dtype=torch.int64)
+            n_rows = padding_idx = len(columns)
+            index = torch.full((n_features,), padding_idx, dtype=torch.int64)
+            index[columns] = torch.arange(len(columns))
+            self.register_buffer("column_index", index)
         # _weight skips EmbeddingBag's own N(0, 1) init (and its random draws).
         self.embedding = nn.EmbeddingBag(
-            n_features,
+            n_rows + (padding_idx is not None),
             embedding_dim,
             mode="sum",
             sparse=sparse,
-            _weight=torch.empty(n_features, embedding_dim),
+            padding_idx=padding_idx,
+            _weight=torch.empty(n_rows + (padding_idx is not None), embedding_dim),
         )
         self.bias = nn.Parameter(torch.empty(embedding_dim))
-        _init_projection(self.embedding.weight, self.bias, n_features)
+        _init_projection(self.embedding.weight, self.bias, n_rows)
+        if padding_idx is not None:
+            with torch.no_grad():
+                self.embedding.weight[padding_idx].zero_()
         self.head = _Head(
             embedding_dim, n_labels, hidden_layer_sizes, activation, dropout
         )
@@ -96,6 +119,8 @@ class SparseMLP(nn.Module):
         return ["embedding.weight"] if self.embedding.sparse else []
 
     def forward(self, indices, offsets, weights):
+        if self.column_index is not None:
+            indices = self.column_index[indices]
         h = self.embedding(indices, offsets, per_sample_weights=weights) + self.bias
         return self.head(h)
 

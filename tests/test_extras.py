@@ -112,8 +112,8 @@ def test_rdrop_runs_two_passes_in_training_and_none_at_inference(multilabel_data
     calls = {"n": 0}
     original = ZLPRClassifier._build
 
-    def build(self, *args):
-        original(self, *args)
+    def build(self, *args, **kwargs):
+        original(self, *args, **kwargs)
         self.net_.initialize()
         self.net_.module_.register_forward_hook(
             lambda *a: calls.__setitem__("n", calls["n"] + 1)
