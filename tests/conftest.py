@@ -30,3 +30,58 @@ def multilabel_data():
     norms = np.sqrt(np.asarray(X.multiply(X).sum(1))).ravel()
     X = sp.diags(1.0 / np.maximum(norms, 1e-12)) @ X
     return X.tocsr(), np.asarray(Y)
+
+
+TINY_WORDS = (
+    "the a and of to in is it was not good bad happy sad angry love hate great "
+    "day night stocks fell rose rates team won cup final game play money market "
+    "i you we they this that what so very really thanks sorry wow".split()
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory):
+    """A tiny randomly initialised BERT (2 layers, width 32) saved as a local model.
+
+    Built here, offline, with a WordPiece tokenizer over a small vocabulary, so
+    the transformer paths can be tested in seconds.
+    """
+    transformers = pytest.importorskip("transformers")
+    import torch
+
+    path = tmp_path_factory.mktemp("tiny_bert")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *TINY_WORDS]
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    # from_pretrained on a folder with vocab.txt works across transformers 4 and 5.
+    tokenizer = transformers.BertTokenizerFast.from_pretrained(path)
+    tokenizer.save_pretrained(path)
+    config = transformers.BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    torch.manual_seed(0)
+    transformers.BertModel(config).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_texts():
+    """Short texts and a 3-label indicator matrix that the words determine."""
+    rng = np.random.RandomState(0)
+    words = TINY_WORDS
+    texts, Y = [], []
+    for _ in range(120):
+        picked = list(rng.choice(words, size=rng.randint(3, 9)))
+        texts.append(" ".join(picked))
+        Y.append(
+            [
+                int(bool({"happy", "love", "great", "good"} & set(picked))),
+                int(bool({"sad", "angry", "hate", "bad"} & set(picked))),
+                int(bool({"stocks", "rates", "money", "market"} & set(picked))),
+            ]
+        )
+    return texts, np.array(Y)
