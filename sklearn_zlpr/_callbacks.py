@@ -235,7 +235,7 @@ def _remove_file(path):
 
 
 class LRSchedulers(Callback):
-    """Any torch LR scheduler, stepped once per epoch for every optimizer.
+    """Any torch LR scheduler, stepped per epoch or per batch, for every optimizer.
 
     skorch's ``LRScheduler`` schedules ``optimizer_`` only; the sparse
     embedding table of ``ZLPRClassifier`` has an optimizer of its own, so this
@@ -249,12 +249,15 @@ class LRSchedulers(Callback):
         Its keyword arguments.
     monitor : str
         History key passed to ``ReduceLROnPlateau``-like schedulers.
+    step_every : {"epoch", "batch"}, default="epoch"
+        Step after every epoch, or after every training batch.
     """
 
-    def __init__(self, policy, params=None, monitor="valid_loss"):
+    def __init__(self, policy, params=None, monitor="valid_loss", step_every="epoch"):
         self.policy = policy
         self.params = params
         self.monitor = monitor
+        self.step_every = step_every
 
     def on_train_begin(self, net, **kwargs):
         self.schedulers_ = [
@@ -262,19 +265,53 @@ class LRSchedulers(Callback):
             for name in net._optimizers
         ]
 
-    def on_epoch_end(self, net, **kwargs):
-        plateau = isinstance(
-            self.schedulers_[0], torch.optim.lr_scheduler.ReduceLROnPlateau
-        )
-        for scheduler in self.schedulers_:
-            if plateau:
-                key = self.monitor if self.monitor in net.history[-1] else "train_loss"
-                scheduler.step(net.history[-1, key])
-            else:
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and self.step_every == "batch":
+            for scheduler in self.schedulers_:
                 scheduler.step()
-        net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.step_every == "epoch":
+            plateau = isinstance(
+                self.schedulers_[0], torch.optim.lr_scheduler.ReduceLROnPlateau
+            )
+            for scheduler in self.schedulers_:
+                if plateau:
+                    key = (
+                        self.monitor
+                        if self.monitor in net.history[-1]
+                        else "train_loss"
+                    )
+                    scheduler.step(net.history[-1, key])
+                else:
+                    scheduler.step()
+        net.history.record("lr", net.optimizer_.param_groups[-1]["lr"])
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("schedulers_", None)  # rebuilt at the next training start
         return state
+
+
+class WarmupLinear:
+    """Learning-rate factor: linear warm-up from 0, then linear decay to 0.
+
+    For :class:`torch.optim.lr_scheduler.LambdaLR`, stepped once per batch: the
+    factor rises from 0 to 1 over the first ``warmup_steps`` steps and falls
+    linearly to 0 at ``total_steps`` (the schedule of BERT fine-tuning).
+
+    Parameters
+    ----------
+    warmup_steps : int
+    total_steps : int
+    """
+
+    def __init__(self, warmup_steps, total_steps):
+        self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
+
+    def __call__(self, step):
+        if step < self.warmup_steps:
+            return (step + 1) / (self.warmup_steps + 1)
+        remaining = self.total_steps - step
+        return max(0.0, remaining / max(1, self.total_steps - self.warmup_steps))

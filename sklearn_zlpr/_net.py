@@ -4,7 +4,7 @@ import torch
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
 
-from ._data import SparseBatch
+from ._data import SparseBatch, TextBatch
 from .losses import prediction_rule, rdrop_divergence
 
 
@@ -14,18 +14,30 @@ class ZLPRNet(NeuralNet):
     Differences from :class:`skorch.NeuralNet`:
 
     * a batch ``X`` is a :class:`~sklearn_zlpr._data.SparseBatch` (fed to the
-      module as ``indices, offsets, weights``) or a dense tensor;
+      module as ``indices, offsets, weights``), a
+      :class:`~sklearn_zlpr._data.TextBatch` (fed as the tokenizer's keyword
+      arguments) or a dense tensor;
+    * with ``amp_dtype`` (for example ``torch.bfloat16``) the forward pass runs
+      under :func:`torch.autocast` (mixed precision); scores come back as
+      float32, so the losses always run in float32;
     * a batch ``y`` is ``(target, sample_weight or None)``; the criterion returns
       per-sample losses (``reduction="none"``) and this net takes the weighted
       mean, or the criterion returns a scalar and no weights are used.
     """
 
     def __init__(
-        self, module, criterion, rdrop_alpha=0.0, label_smoothing=0.0, **kwargs
+        self,
+        module,
+        criterion,
+        rdrop_alpha=0.0,
+        label_smoothing=0.0,
+        amp_dtype=None,
+        **kwargs,
     ):
         super().__init__(module, criterion, **kwargs)
         self.rdrop_alpha = rdrop_alpha
         self.label_smoothing = label_smoothing
+        self.amp_dtype = amp_dtype
 
     def train_step_single(self, batch, **fit_params):
         """One training step, with label smoothing and R-drop when enabled.
@@ -86,9 +98,18 @@ class ZLPRNet(NeuralNet):
 
     def infer(self, x, **fit_params):
         x = x.to(self.device)
-        if isinstance(x, SparseBatch):
-            return self.module_(x.indices, x.offsets, x.weights, **fit_params)
-        return self.module_(x, **fit_params)
+        with torch.autocast(
+            device_type=torch.device(self.device).type,
+            dtype=self.amp_dtype,
+            enabled=self.amp_dtype is not None,
+        ):
+            if isinstance(x, SparseBatch):
+                out = self.module_(x.indices, x.offsets, x.weights, **fit_params)
+            elif isinstance(x, TextBatch):
+                out = self.module_(**x.encoding, **fit_params)
+            else:
+                out = self.module_(x, **fit_params)
+        return out.float()
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         target, weight = y_true

@@ -493,8 +493,10 @@ def test_errors_on_bad_features(fitted, multilabel_data):
         ValueError, match="X has 199 features, but ZLPRClassifier is expecting 200"
     ):
         fitted.predict(X[:, :199])
-    with pytest.raises(TypeError, match="TfidfVectorizer"):
-        clf.fit(["some text", "more text"], [0, 1])
+    with pytest.raises(TypeError, match="TfidfVectorizer.*encoder='transformer'"):
+        ZLPRClassifier(encoder="embedding_bag").fit(["some text", "more"], [0, 1])
+    with pytest.raises(TypeError, match="was given texts.*'embedding_bag'"):
+        fitted.predict(["some text", "more text"])
     with pytest.raises(NotFittedError):
         ZLPRClassifier().predict(X)
 
