@@ -167,10 +167,16 @@ def format_table(results):
 
 def _fit(args):
     data = load_jsonl(args.train, labels=args.labels)
-    pipeline = make_pipeline(
-        _benchmark.make_features(args.features),
-        ZLPRClassifier(loss=args.loss, random_state=args.seed, device=args.device),
+    vectorizer = _benchmark.make_features(
+        args.features, args.device, args.transformer_model
     )
+    extra = {}
+    if vectorizer is None:  # finetune: the classifier reads the texts
+        extra = {"encoder": "transformer", "transformer_model": args.transformer_model}
+    clf = ZLPRClassifier(
+        loss=args.loss, random_state=args.seed, device=args.device, **extra
+    )
+    pipeline = make_pipeline(*[v for v in (vectorizer, clf) if v is not None])
     print(
         f"fitting on {len(data.data)} texts, {len(data.target_names)} labels ...",
         file=sys.stderr,
@@ -250,12 +256,24 @@ def _run_benchmark(args):
         seeds=args.seeds,
         device=args.device,
         unknown_labels=args.unknown_labels,
+        dev=args.dev,
+        transformer_model=args.transformer_model,
     )
     summary = _benchmark.summarise(rows)
     print(_benchmark.format_table(summary))
     meta = {
         key: getattr(args, key)
-        for key in ("train", "test", "labels", "losses", "features", "seeds", "device")
+        for key in (
+            "train",
+            "test",
+            "dev",
+            "labels",
+            "losses",
+            "features",
+            "transformer_model",
+            "seeds",
+            "device",
+        )
     }
     figure = _benchmark.write(rows, summary, args.out, meta)
     written = "results.csv, results.json" + (", results.png" if figure else "")
@@ -314,7 +332,22 @@ def main(argv=None):
         choices=["error", "ignore"],
         help="labels outside the label set (e.g. only in --test): error or drop",
     )
-    bench.add_argument("--features", default="tfidf", choices=["tfidf", "hashing"])
+    bench.add_argument(
+        "--dev",
+        help="validation JSONL file for early stopping (default: 10%% of train)",
+    )
+    bench.add_argument(
+        "--features",
+        default="tfidf",
+        choices=list(_benchmark.FEATURES),
+        help="tfidf, hashing, transformer (frozen embeddings) or finetune "
+        "(fine-tune the transformer per loss; GPU advised)",
+    )
+    bench.add_argument(
+        "--transformer-model",
+        help="local model directory or hub name for transformer/finetune features "
+        "(default: the packaged all-MiniLM-L6-v2)",
+    )
     bench.add_argument(
         "--seeds", type=int, default=3, help="seeds per loss (default 3)"
     )
@@ -326,7 +359,8 @@ def main(argv=None):
     fit.add_argument("--train", required=True, nargs="+", help="training JSONL file(s)")
     fit.add_argument("--labels", help="label file fixing the label set and order")
     fit.add_argument("--loss", default="zlpr", choices=list(LOSSES))
-    fit.add_argument("--features", default="tfidf", choices=["tfidf", "hashing"])
+    fit.add_argument("--features", default="tfidf", choices=list(_benchmark.FEATURES))
+    fit.add_argument("--transformer-model", help="model for transformer features")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--device", default="auto")
     fit.add_argument("--model", required=True, help="where to save the fitted pipeline")

@@ -48,8 +48,23 @@ METRICS = (
 )
 
 
-def make_features(kind):
-    """The text vectoriser of ``--features``."""
+#: ``--features`` choices: text -> features, or "finetune" (raw texts in).
+FEATURES = ("tfidf", "hashing", "transformer", "finetune")
+
+
+def make_features(kind, device="auto", transformer_model=None):
+    """The text vectoriser of ``--features`` (None for ``"finetune"``).
+
+    ``"transformer"``: frozen sentence embeddings (:class:`TransformerEmbedder`,
+    default all-MiniLM-L6-v2), computed once and shared by every loss and seed;
+    ``"finetune"``: no vectoriser, each classifier fine-tunes the encoder.
+    """
+    if kind == "transformer":
+        from ._embedder import TransformerEmbedder
+
+        return TransformerEmbedder(model=transformer_model, device=device)
+    if kind == "finetune":
+        return None
     if kind == "tfidf":
         return TfidfVectorizer(sublinear_tf=True, min_df=2)
     if kind == "hashing":
@@ -57,10 +72,7 @@ def make_features(kind):
             HashingVectorizer(n_features=2**18, alternate_sign=False, norm=None),
             TfidfTransformer(sublinear_tf=True),
         )
-    raise ValueError(
-        f"--features {kind!r} is not available: use 'tfidf' or 'hashing' "
-        "(transformer features are not implemented yet)."
-    )
+    raise ValueError(f"--features {kind!r} is not one of {', '.join(FEATURES)}.")
 
 
 def run(
@@ -73,6 +85,8 @@ def run(
     device="auto",
     unknown_labels="error",
     progress=True,
+    dev=None,
+    transformer_model=None,
 ):
     """Fit every loss on ``train`` for each seed and score it on ``test``.
 
@@ -87,14 +101,20 @@ def run(
         or dropped with a warning.
     losses : sequence of str, default=PAPER_LOSSES
         Loss names of :data:`sklearn_zlpr.losses.LOSSES`.
-    features : {"tfidf", "hashing"}, default="tfidf"
-        Text features.
+    features : {"tfidf", "hashing", "transformer", "finetune"}, default="tfidf"
+        Text features: TF-IDF, hashed TF-IDF (2**18 columns), frozen
+        transformer embeddings, or fine-tuning the transformer with each loss.
     seeds : int, default=3
         Seeds 0..seeds-1 (``random_state`` of the classifier).
     device : str, default="auto"
         Torch device.
     progress : bool, default=True
         Print a progress line per fit to standard error.
+    dev : str or Path, default=None
+        A JSONL validation file for early stopping (``X_val``/``y_val`` of
+        ``fit``); else 10% of ``train`` is held out.
+    transformer_model : str or Path, default=None
+        Model of the transformer features (None: packaged all-MiniLM-L6-v2).
 
     Returns
     -------
@@ -102,21 +122,36 @@ def run(
         One per (loss, seed): the metrics, ``fit_s`` and ``epochs``.
     """
     train_data = load_jsonl(train, labels=labels, unknown_labels=unknown_labels)
-    test_data = load_jsonl(
-        test, labels=list(train_data.target_names), unknown_labels=unknown_labels
+    names = list(train_data.target_names)
+    test_data = load_jsonl(test, labels=names, unknown_labels=unknown_labels)
+    dev_data = (
+        None
+        if dev is None
+        else load_jsonl(dev, labels=names, unknown_labels=unknown_labels)
     )
-    vectorizer = make_features(features)
-    X_train = vectorizer.fit_transform(train_data.data)
-    X_test = vectorizer.transform(test_data.data)
+    vectorizer = make_features(features, device, transformer_model)
+    if vectorizer is None:  # fine-tuning: raw texts in
+        X_train, X_test = train_data.data, test_data.data
+        X_dev = None if dev_data is None else dev_data.data
+    else:
+        if progress:
+            print(f"computing {features} features ...", file=sys.stderr, flush=True)
+        X_train = vectorizer.fit_transform(train_data.data)
+        X_test = vectorizer.transform(test_data.data)
+        X_dev = None if dev_data is None else vectorizer.transform(dev_data.data)
+    val = {} if dev_data is None else {"X_val": X_dev, "y_val": dev_data.target}
+    extra = {}
+    if features == "finetune":
+        extra = {"encoder": "transformer", "transformer_model": transformer_model}
     Y_train, Y_test = train_data.target, test_data.target
     rows = []
     total = len(losses) * seeds
     for i, (loss, seed) in enumerate(((l, s) for l in losses for s in range(seeds)), 1):
         if progress:
             print(f"[{i}/{total}] {loss} seed {seed} ...", file=sys.stderr, flush=True)
-        clf = ZLPRClassifier(loss=loss, random_state=seed, device=device)
+        clf = ZLPRClassifier(loss=loss, random_state=seed, device=device, **extra)
         t0 = time.perf_counter()
-        clf.fit(X_train, Y_train)
+        clf.fit(X_train, Y_train, **val)
         fit_s = time.perf_counter() - t0
         pred, scores = clf.predict(X_test), clf.decision_function(X_test)
         row = {"loss": loss, "seed": seed, "fit_s": fit_s, "epochs": clf.n_iter_}

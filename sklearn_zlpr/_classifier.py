@@ -496,14 +496,15 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
         """Train the network on X and y.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Numeric features, for example TF-IDF rows. Sparse input of any
-            format is converted to CSR and never densified.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or list of str
+            Numeric features, for example TF-IDF rows (sparse input of any
+            format is converted to CSR and never densified), or raw texts for
+            the transformer encoder.
 
         y : {array-like, sparse matrix} of shape (n_samples, n_labels) or (n_samples,)
             Binary indicator matrix (the main case), or 1-D class labels
@@ -512,17 +513,48 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative per-sample weights multiplying each sample's loss.
 
+        X_val, y_val : like X and y, default=None
+            A validation set (for example a data set's official dev split),
+            used instead of holding out ``validation_fraction`` of X: early
+            stopping and ``threshold="auto"`` use it, and its loss is recorded
+            every epoch (``net_.history[:, "valid_loss"]``). Give both or neither.
+
         Returns
         -------
         self : ZLPRClassifier
             The fitted estimator.
         """
+        if (X_val is None) != (y_val is None):
+            raise ValueError(
+                "X_val and y_val go together: pass both (a validation set) or "
+                "neither (hold out validation_fraction of X)."
+            )
         if self.warm_start and hasattr(self, "net_"):
-            return self._continue(X, y, sample_weight, epochs=None)
+            return self._continue(X, y, sample_weight, epochs=None, val=(X_val, y_val))
         X, Y, sample_weight = self._check_fit_data(X, y, sample_weight, reset=True)
-        self._build(X, Y, sample_weight, compact=not self.warm_start)
-        self._train(X, Y, sample_weight, epochs=None, validate=True)
+        val = self._check_val(X_val, y_val)
+        self._build(X, Y, sample_weight, compact=not self.warm_start, split=val is None)
+        self._train(X, Y, sample_weight, epochs=None, validate=True, val=val)
         return self
+
+    def _check_val(self, X_val, y_val):
+        """Validated (X_val, Y_val) with the labels of the fit, or None."""
+        if X_val is None:
+            return None
+        X_val = self._validate_X(X_val, reset=False)
+        classes, multilabel = self.classes_, self._multilabel
+        try:
+            Y_val = self._encode_y(y_val, classes=None if multilabel else classes)
+            same = self._multilabel == multilabel and Y_val.shape[1] == len(classes)
+        finally:
+            self.classes_, self._multilabel = classes, multilabel
+        if not same:
+            raise ValueError(
+                f"y_val must have the labels of y ({len(classes)} columns or the "
+                f"same classes); got shape {Y_val.shape}."
+            )
+        check_consistent_length(X_val, Y_val)
+        return X_val, Y_val
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one more epoch on X and y, keeping the label set of the first call.
@@ -572,7 +604,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             sample_weight = self._check_sample_weight(sample_weight, X, Y)
         return X, Y, sample_weight
 
-    def _continue(self, X, y, sample_weight, epochs):
+    def _continue(self, X, y, sample_weight, epochs, val=(None, None)):
         """Train the fitted network more (warm start or partial_fit)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
@@ -592,15 +624,23 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         check_consistent_length(X, Y)
         if sample_weight is not None:
             sample_weight = self._check_sample_weight(sample_weight, X, Y)
-        self._train(X, Y, sample_weight, epochs=epochs, validate=epochs is None)
+        self._train(
+            X,
+            Y,
+            sample_weight,
+            epochs=epochs,
+            validate=epochs is None,
+            val=self._check_val(*val),
+        )
         return self
 
-    def _build(self, X, Y, sample_weight, compact):
+    def _build(self, X, Y, sample_weight, compact, split=True):
         """Create the skorch net for X and Y (not yet trained).
 
         ``compact``: give sparse X's embedding table rows for the columns seen
         in X only (``fit``); ``partial_fit`` and ``warm_start`` keep a row for
-        every column, since later data may use others.
+        every column, since later data may use others. ``split``: whether
+        ``validation_fraction`` of X will be held out (no when X_val is given).
         """
         hidden = self._check_hidden_layer_sizes()
         self.device_ = self._resolve_device()
@@ -609,7 +649,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             np.iinfo(np.int32).max
         )
         n_train = X.shape[0]
-        if self._needs_validation():
+        if split and self._needs_validation():
             n_train -= int(np.ceil(self.validation_fraction * X.shape[0]))
         transformer = self.encoder_ == "transformer"
         self.batch_size_ = self.batch_size
@@ -782,10 +822,13 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     def _needs_validation(self):
         return self.early_stopping or self.threshold in ("auto", "auto_per_label")
 
-    def _train(self, X, Y, sample_weight, epochs, validate):
+    def _train(self, X, Y, sample_weight, epochs, validate, val=None):
         dataset = self._dataset(X, Y, sample_weight)
         valid_ds = None
-        if validate and self._needs_validation():
+        if validate and val is not None:
+            valid_ds = self._dataset(*val)
+            self.net_.train_split = predefined_split(valid_ds)
+        elif validate and self._needs_validation():
             train_idx, valid_idx = self._split(X.shape[0], self._seed)
             dataset, valid_ds = dataset.subset(train_idx), dataset.subset(valid_idx)
             self.net_.train_split = predefined_split(valid_ds)

@@ -238,3 +238,71 @@ def test_fit_predict_evaluate(fixture_files, tmp_path, monkeypatch):
         ["predict", "--model", str(f / "test.jsonl"), "--input", str(inputs)]
     )
     assert code == 2 and "not a model file" in err
+
+
+def test_benchmark_dev_file_is_the_validation_set(fixture_files, tmp_path):
+    f = fixture_files
+    # The dev file: the first 40 test rows (any JSONL file in the format).
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text("\n".join((f / "test.jsonl").read_text().splitlines()[:40]) + "\n")
+    args = ["--train", str(f / "train.jsonl"), "--test", str(f / "test.jsonl")]
+    args += ["--labels", str(f / "labels.txt"), "--losses", "zlpr", "--seeds", "1"]
+    code, _, _ = _run(
+        ["benchmark", *args, "--dev", str(dev), "--out", str(tmp_path / "d")]
+    )
+    assert code == 0
+    with open(tmp_path / "d" / "results.csv") as fh:
+        row = next(csv.DictReader(fh))
+    meta = json.loads((tmp_path / "d" / "results.json").read_text())
+    assert json.dumps(meta).count("dev.jsonl") >= 1
+
+    # Independent recomputation: all 200 training rows train, the dev rows validate.
+    def read(path):
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        Y = np.array([[int(n in r["labels"]) for n in NAMES] for r in lines])
+        return [r["text"] for r in lines], Y
+
+    (tr, Ytr), (te, Yte), (dv, Ydv) = (
+        read(f / "train.jsonl"),
+        read(f / "test.jsonl"),
+        read(dev),
+    )
+    vec = TfidfVectorizer(sublinear_tf=True, min_df=2).fit(tr)
+    clf = ZLPRClassifier(random_state=0)
+    clf.fit(vec.transform(tr), Ytr, X_val=vec.transform(dv), y_val=Ydv)
+    pred = clf.predict(vec.transform(te))
+    assert float(row["SubACC"]) == pytest.approx(skm.accuracy_score(Yte, pred))
+
+
+@pytest.mark.parametrize("features", ["transformer", "finetune"])
+def test_benchmark_transformer_features(
+    fixture_files, tmp_path, tiny_bert_dir, features
+):
+    f = fixture_files
+    code, _, err = _run(
+        [
+            "benchmark",
+            "--train",
+            str(f / "train.jsonl"),
+            "--test",
+            str(f / "test.jsonl"),
+            "--losses",
+            "zlpr",
+            "--seeds",
+            "1",
+            "--features",
+            features,
+            "--transformer-model",
+            str(tiny_bert_dir),
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / features),
+        ]
+    )
+    assert code == 0, err
+    meta = json.loads((tmp_path / features / "results.json").read_text())
+    assert features in json.dumps(meta)
+    with open(tmp_path / features / "results.csv") as fh:
+        row = next(csv.DictReader(fh))
+    assert 0.0 <= float(row["AvgPrec"]) <= 1.0 and float(row["fit_s"]) > 0

@@ -596,3 +596,29 @@ def test_pipeline_on_real_texts():
         Yte, majority, average="samples", zero_division=1.0
     )
     assert label_ranking_loss(Yte, pipe.decision_function(te_x)) < 0.25
+
+
+def test_validation_set_replaces_the_hold_out(multilabel_data):
+    from sklearn_zlpr.losses import ZLPRLoss
+
+    X, Y = multilabel_data
+    Xtr, Ytr, Xv, Yv = X[:450], Y[:450], X[450:], Y[450:]
+    clf = ZLPRClassifier(max_epochs=12, n_iter_no_change=2, random_state=0)
+    clf.fit(Xtr, Ytr, X_val=Xv, y_val=Yv)
+    # Every training row trains (no 10% hold-out): one epoch sees all 450,
+    # and the validation batches are the 150 rows of X_val.
+    batches = clf.net_.history[0, "batches"]
+    assert sum(b["train_batch_size"] for b in batches if "train_batch_size" in b) == 450
+    assert sum(b["valid_batch_size"] for b in batches if "valid_batch_size" in b) == 150
+    # The recorded validation loss is the loss on (Xv, Yv), independently
+    # recomputed for the restored best epoch.
+    valid = np.asarray(clf.net_.history[:, "valid_loss"])
+    s = torch.from_numpy(clf.decision_function(Xv))
+    recomputed = ZLPRLoss()(s, torch.from_numpy(Yv).float()).item()
+    assert recomputed == pytest.approx(valid.min(), rel=1e-4)
+    with pytest.raises(ValueError, match="X_val and y_val go together"):
+        clf.fit(Xtr, Ytr, X_val=Xv)
+    with pytest.raises(ValueError, match="y_val must have the labels of y"):
+        clf.fit(Xtr, Ytr, X_val=Xv, y_val=Yv[:, :3])
+    with pytest.raises(ValueError, match="features"):
+        clf.fit(Xtr, Ytr, X_val=Xv[:, :10], y_val=Yv)
