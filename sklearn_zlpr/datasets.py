@@ -1,7 +1,9 @@
-"""Multi-label text data sets: a JSONL loader and an embedded GoEmotions sample.
+"""Multi-label text data sets: a JSONL loader, an embedded GoEmotions sample, fetchers.
 
 The documented format is JSON Lines, plain or gzip-compressed: one object per
-line, ``{"text": str, "labels": [str, ...]}``. Nothing here downloads anything.
+line, ``{"text": str, "labels": [str, ...]}``. Only the ``fetch_*`` functions
+download anything, and only when called (see ``docs/datasets.md``); importing
+this module does not touch the network.
 """
 
 import gzip
@@ -14,7 +16,21 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import Bunch
 
-__all__ = ["load_goemotions_sample", "load_jsonl"]
+from ._fetchers import (
+    clear_data_home,
+    fetch_goemotions,
+    fetch_reuters21578,
+    get_data_home,
+)
+
+__all__ = [
+    "clear_data_home",
+    "fetch_goemotions",
+    "fetch_reuters21578",
+    "get_data_home",
+    "load_goemotions_sample",
+    "load_jsonl",
+]
 
 
 def _open_text(path):
