@@ -2,7 +2,15 @@
 
 from . import datasets, losses, metrics
 from ._classifier import ZLPRClassifier
+from ._embedder import TransformerEmbedder
 
 __version__ = "0.1.0"
 
-__all__ = ["ZLPRClassifier", "__version__", "datasets", "losses", "metrics"]
+__all__ = [
+    "TransformerEmbedder",
+    "ZLPRClassifier",
+    "__version__",
+    "datasets",
+    "losses",
+    "metrics",
+]
