@@ -127,3 +127,33 @@ def tiny_texts():
             ]
         )
     return texts, np.array(Y)
+
+
+@pytest.fixture
+def forbid_densifying(monkeypatch):
+    """Return ``forbid(n_features)``: make toarray/todense raise on such matrices.
+
+    Any scipy sparse matrix or array with ``n_features`` columns then fails
+    with ``AssertionError("X was densified")`` when turned into a dense one.
+    """
+
+    def guard(original, n_features):
+        def wrapper(self, *args, **kwargs):
+            if self.shape[-1] == n_features:
+                raise AssertionError("X was densified")
+            return original(self, *args, **kwargs)
+
+        return wrapper
+
+    def forbid(n_features):
+        for cls in (
+            sp._base._spbase,
+            sp.csr_matrix,
+            sp.csr_array,
+            sp.coo_matrix,
+            sp.csc_matrix,
+        ):
+            for name in ("toarray", "todense"):
+                monkeypatch.setattr(cls, name, guard(getattr(cls, name), n_features))
+
+    return forbid

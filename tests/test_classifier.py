@@ -418,26 +418,11 @@ def test_gpu_fit_predict_and_cpu_copy(multilabel_data):
 
 
 # ------------------------------------------------------------ sparse stays sparse
-def test_csr_input_is_never_densified(multilabel_data, monkeypatch):
+def test_csr_input_is_never_densified(multilabel_data, forbid_densifying):
     X, Y = multilabel_data
     n_features = X.shape[1]
     assert n_features != Y.shape[1]
-
-    def guard(original):
-        def wrapper(self, *args, **kwargs):
-            if self.shape[-1] == n_features:
-                raise AssertionError("X was densified")
-            return original(self, *args, **kwargs)
-
-        return wrapper
-
-    base = sp._base._spbase
-    for name in ("toarray", "todense"):
-        monkeypatch.setattr(base, name, guard(getattr(base, name)))
-    for cls in (sp.csr_matrix, sp.csr_array, sp.coo_matrix, sp.csc_matrix):
-        for name in ("toarray", "todense"):
-            if name in vars(cls) or hasattr(cls, name):
-                monkeypatch.setattr(cls, name, guard(getattr(cls, name)))
+    forbid_densifying(n_features)
     with pytest.raises(AssertionError, match="densified"):
         X.toarray()  # the guard works
     clf = ZLPRClassifier(max_epochs=2, random_state=0).fit(X, sp.csr_matrix(Y))

@@ -69,34 +69,12 @@ def word_labels():
     return X[:400], Y[:400], X[400:], Y[400:]
 
 
-def _forbid_densifying(monkeypatch, n_features):
-    """Make toarray/todense fail on any sparse matrix with ``n_features`` columns."""
-
-    def guard(original):
-        def wrapper(self, *args, **kwargs):
-            if self.shape[-1] == n_features:
-                raise AssertionError("X was densified")
-            return original(self, *args, **kwargs)
-
-        return wrapper
-
-    for cls in (
-        sp._base._spbase,
-        sp.csr_matrix,
-        sp.csr_array,
-        sp.coo_matrix,
-        sp.csc_matrix,
-    ):
-        for name in ("toarray", "todense"):
-            monkeypatch.setattr(cls, name, guard(getattr(cls, name)))
-
-
 # ---------------------------------------------------------------- compaction
 def test_wide_hashed_matrix_gets_one_table_row_per_seen_column(
-    goemotions_wide, monkeypatch
+    goemotions_wide, forbid_densifying
 ):
     Xtr, Ytr, Xte, _ = goemotions_wide
-    _forbid_densifying(monkeypatch, WIDE)
+    forbid_densifying(WIDE)
     with pytest.raises(AssertionError, match="densified"):
         Xtr.toarray()  # the guard works
     clf = ZLPRClassifier(max_epochs=2, random_state=0, device="cpu").fit(Xtr, Ytr)
