@@ -35,7 +35,14 @@ from ._callbacks import (
     lower_is_better,
 )
 from ._data import BatchDataset, identity_collate
-from ._hf import POOLINGS, check_texts, is_text, load_tokenizer, resolve_model
+from ._hf import (
+    POOLINGS,
+    check_texts,
+    is_text,
+    load_tokenizer,
+    resolve_device,
+    resolve_model,
+)
 from ._modules import ACTIVATIONS, DenseMLP, SparseMLP, TransformerMLP
 from ._net import ZLPRNet
 from .losses import LOSSES, SoftZLPRLoss, ZLPRLoss, get_loss, prediction_rule
@@ -643,7 +650,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         ``validation_fraction`` of X will be held out (no when X_val is given).
         """
         hidden = self._check_hidden_layer_sizes()
-        self.device_ = self._resolve_device()
+        self.device_ = resolve_device(self.device)
         criterion = self._make_criterion(sample_weight, Y.shape[1])
         self._seed = check_random_state(self.random_state).randint(
             np.iinfo(np.int32).max
@@ -1184,23 +1191,6 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
                 "sparse_gradients='auto' or False with this optimizer."
             )
         return bool(self.sparse_gradients)
-
-    def _resolve_device(self):
-        if isinstance(self.device, str) and self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, ValueError) as exc:
-            raise ValueError(
-                f"device must be 'auto' or a torch device string such as 'cpu' or "
-                f"'cuda:0'; got {self.device!r}."
-            ) from exc
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r} but CUDA is not available on this machine; "
-                "use device='auto' or device='cpu'."
-            )
-        return str(device)
 
     def _make_criterion(self, sample_weight, n_labels):
         criterion = self.loss

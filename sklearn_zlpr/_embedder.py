@@ -189,7 +189,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         """
         _hf.check_texts(X, _OWNER)
         name = _hf.resolve_model(self.model)
-        device = _hf.device_of(self.device)
+        device = _hf.resolve_device(self.device)
         tokenizer = _hf.load_tokenizer(name)
         model = _hf.load_encoder(name)
         model.eval()

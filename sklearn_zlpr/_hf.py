@@ -176,8 +176,24 @@ def is_text(X):
     return False
 
 
-def device_of(device):
-    """Resolve ``"auto"`` to CUDA when available."""
+def resolve_device(device):
+    """Resolve a ``device`` parameter to a torch device string.
+
+    ``"auto"`` is CUDA when available, else the CPU. Anything else must be a
+    torch device; a CUDA device on a machine without CUDA is a ValueError.
+    """
     if isinstance(device, str) and device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(torch.device(device))
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise ValueError(
+            f"device must be 'auto' or a torch device string such as 'cpu' or "
+            f"'cuda:0'; got {device!r}."
+        ) from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} but CUDA is not available on this machine; "
+            "use device='auto' or device='cpu'."
+        )
+    return str(resolved)

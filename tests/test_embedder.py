@@ -272,3 +272,12 @@ def test_cuda_matches_cpu(tiny_bert_dir, monkeypatch):
     assert clone.device_ == "cpu"
     assert not next(clone.model_.parameters()).is_cuda
     np.testing.assert_allclose(clone.transform(texts), expected, atol=1e-5)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_requested_without_cuda(tiny_bert_dir):
+    # The same device check as ZLPRClassifier: a clear error, before loading.
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        TransformerEmbedder(tiny_bert_dir, device="cuda").fit(TEXTS)
+    with pytest.raises(ValueError, match="torch device string"):
+        TransformerEmbedder(tiny_bert_dir, device="gpu-please").fit(TEXTS)
