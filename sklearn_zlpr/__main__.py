@@ -170,9 +170,7 @@ def _fit(args):
     vectorizer = _benchmark.make_features(
         args.features, args.device, args.transformer_model
     )
-    extra = {}
-    if vectorizer is None:  # finetune: the classifier reads the texts
-        extra = {"encoder": "transformer", "transformer_model": args.transformer_model}
+    extra = _benchmark.classifier_params(args.features, args.transformer_model)
     clf = ZLPRClassifier(
         loss=args.loss, random_state=args.seed, device=args.device, **extra
     )

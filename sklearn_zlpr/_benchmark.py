@@ -75,6 +75,13 @@ def make_features(kind, device="auto", transformer_model=None):
     raise ValueError(f"--features {kind!r} is not one of {', '.join(FEATURES)}.")
 
 
+def classifier_params(kind, transformer_model=None):
+    """Extra ``ZLPRClassifier`` parameters of ``--features``: fine-tuning reads texts."""
+    if kind == "finetune":
+        return {"encoder": "transformer", "transformer_model": transformer_model}
+    return {}
+
+
 def run(
     train,
     test,
@@ -140,9 +147,7 @@ def run(
         X_test = vectorizer.transform(test_data.data)
         X_dev = None if dev_data is None else vectorizer.transform(dev_data.data)
     val = {} if dev_data is None else {"X_val": X_dev, "y_val": dev_data.target}
-    extra = {}
-    if features == "finetune":
-        extra = {"encoder": "transformer", "transformer_model": transformer_model}
+    extra = classifier_params(features, transformer_model)
     Y_train, Y_test = train_data.target, test_data.target
     rows = []
     total = len(losses) * seeds
