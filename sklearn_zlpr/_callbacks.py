@@ -177,14 +177,11 @@ class BestEpoch(EarlyStopping):
     def on_epoch_end(self, net, **kwargs):
         if self.monitor not in net.history[-1]:
             return
-        epoch = net.history[-1, "epoch"]
-        try:
-            super().on_epoch_end(net, **kwargs)
-        finally:
-            # super() raises KeyboardInterrupt to stop; an improvement at the
-            # same epoch is impossible then (misses_ > 0), so order is safe.
-            if self.best_epoch_ == epoch and self.misses_ == 0:
-                self._keep(net)
+        # super() sets best_epoch_ on an improvement, and raises
+        # KeyboardInterrupt to stop only after an epoch without one.
+        super().on_epoch_end(net, **kwargs)
+        if self.best_epoch_ == net.history[-1, "epoch"]:
+            self._keep(net)
 
     def on_train_end(self, net, **kwargs):
         best = getattr(self, "_best", None)
