@@ -1,4 +1,10 @@
-"""Multi-label classification with the ZLPR loss, for scikit-learn."""
+"""Multi-label classification with the ZLPR loss, for scikit-learn.
+
+The estimators are :class:`ZLPRClassifier` and :class:`TransformerEmbedder`;
+the losses, metrics and data sets are in the submodules ``losses``, ``metrics``
+and ``datasets``. ``__version__`` is the installed version, a string such as
+``"0.1.0"``.
+"""
 
 from . import datasets, losses, metrics
 from ._classifier import ZLPRClassifier

@@ -530,6 +530,26 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : ZLPRClassifier
             The fitted estimator.
+
+        See Also
+        --------
+        partial_fit : Train one epoch at a time.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_multilabel_classification
+        >>> from sklearn_zlpr import ZLPRClassifier
+        >>> X, Y = make_multilabel_classification(100, n_classes=4, random_state=0)
+        >>> clf = ZLPRClassifier(max_epochs=2, random_state=0).fit(X, Y)
+        >>> clf.classes_, clf.n_features_in_, clf.n_iter_
+        (array([0, 1, 2, 3]), 20, 2)
+
+        With an explicit validation set instead of a held-out share of X:
+
+        >>> clf = ZLPRClassifier(max_epochs=2, random_state=0)
+        >>> clf = clf.fit(X[:80], Y[:80], X_val=X[80:], y_val=Y[80:])
+        >>> len(clf.net_.history[:, "valid_loss"])
+        2
         """
         if (X_val is None) != (y_val is None):
             raise ValueError(
@@ -587,6 +607,21 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : ZLPRClassifier
             The updated estimator.
+
+        See Also
+        --------
+        fit : Train for up to ``max_epochs`` epochs with early stopping.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_multilabel_classification
+        >>> from sklearn_zlpr import ZLPRClassifier
+        >>> X, Y = make_multilabel_classification(100, n_classes=4, random_state=0)
+        >>> clf = ZLPRClassifier(random_state=0)
+        >>> for start in (0, 50):  # two chunks of a stream
+        ...     clf = clf.partial_fit(X[start : start + 50], Y[start : start + 50])
+        >>> clf.n_iter_, clf.predict(X[:3]).shape
+        (2, (3, 4))
         """
         if hasattr(self, "net_"):
             return self._continue(X, y, sample_weight, epochs=1)
@@ -930,6 +965,28 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             Raw scores as float32; a label is predicted when its score is above
             ``threshold``. For a binary 1-D target the score is
             ``s_1 - s_0``, positive for ``classes_[1]``.
+
+        See Also
+        --------
+        predict : The labels these scores give.
+        predict_proba : The scores mapped to probabilities.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_multilabel_classification
+        >>> from sklearn_zlpr import ZLPRClassifier
+        >>> X, Y = make_multilabel_classification(100, n_classes=4, random_state=0)
+        >>> clf = ZLPRClassifier(max_epochs=2, random_state=0).fit(X, Y)
+        >>> scores = clf.decision_function(X[:3])
+        >>> scores.shape, scores.dtype
+        ((3, 4), dtype('float32'))
+
+        With the ZLPR loss a label is predicted when its score is above 0:
+
+        >>> clf.threshold_
+        0.0
+        >>> bool(((scores > 0) == clf.predict(X[:3])).all())
+        True
         """
         s = self._scores(X)
         if not self._multilabel and len(self.classes_) == 2:
@@ -951,6 +1008,27 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             the ``top_k_`` highest scores of each row when the top-k rule
             applies (see ``threshold`` and ``top_k``); the class with the
             highest score for 1-D ``y``.
+
+        See Also
+        --------
+        decision_function : The scores behind the prediction.
+        predict_proba : Label probabilities.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_multilabel_classification
+        >>> from sklearn_zlpr import ZLPRClassifier
+        >>> X, Y = make_multilabel_classification(100, n_classes=4, random_state=0)
+        >>> clf = ZLPRClassifier(max_epochs=2, random_state=0).fit(X, Y)
+        >>> Y_pred = clf.predict(X[:3])
+        >>> Y_pred.shape, set(Y_pred.ravel().tolist()) <= {0, 1}
+        ((3, 4), True)
+
+        ``top_k`` returns a fixed number of labels per row instead:
+
+        >>> clf = ZLPRClassifier(max_epochs=2, top_k=2, random_state=0).fit(X, Y)
+        >>> clf.predict(X[:3]).sum(axis=1).tolist()
+        [2, 2, 2]
         """
         s = self._scores(X)
         if not self._multilabel:
@@ -975,6 +1053,31 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             the ranking losses (for the latter a monotone map of the scores, not
             a calibrated probability), as float64 strictly inside (0, 1). For
             1-D ``y``: ``softmax(k s)`` over classes, rows summing to one.
+
+        See Also
+        --------
+        decision_function : The raw scores.
+        sklearn_zlpr.losses.prediction_rule : The link of each loss.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_multilabel_classification
+        >>> from sklearn_zlpr import ZLPRClassifier
+        >>> X, Y = make_multilabel_classification(100, n_classes=4, random_state=0)
+        >>> clf = ZLPRClassifier(max_epochs=2, random_state=0).fit(X, Y)
+        >>> proba = clf.predict_proba(X[:3])
+        >>> proba.shape, proba.dtype
+        ((3, 4), dtype('float64'))
+        >>> bool(((proba > 0) & (proba < 1)).all())
+        True
+
+        For ZLPR the probability is ``sigmoid(2 s)`` (paper Eq. 35):
+
+        >>> import numpy as np
+        >>> from scipy.special import expit
+        >>> s = clf.decision_function(X[:3]).astype("float64")
+        >>> bool(np.allclose(proba, expit(2 * s)))
+        True
         """
         s = self._scores(X).astype(np.float64)
         rule = prediction_rule(self.net_.criterion_)

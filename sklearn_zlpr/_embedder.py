@@ -3,7 +3,7 @@
 Conventions
 -----------
 * Input: a 1-D sequence of ``n`` str (list, tuple, object array, pandas
-  Series); validated by :func:`sklearn_zlpr._hf.check_texts`.
+  Series); validated by ``sklearn_zlpr._hf.check_texts``.
 * Output: a dense C-contiguous float32 ndarray of shape ``(n, n_features_out_)``,
   row ``i`` the embedding of text ``i``.
 * :mod:`transformers` is imported in ``fit`` only, so importing this module
@@ -186,6 +186,17 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         -------
         self : TransformerEmbedder
             The fitted embedder.
+
+        See Also
+        --------
+        transform : Embed texts with the loaded encoder.
+
+        Examples
+        --------
+        >>> from sklearn_zlpr import TransformerEmbedder
+        >>> emb = TransformerEmbedder(device="cpu").fit(["a sentence"])
+        >>> emb.n_features_out_, emb.max_length_, emb.device_
+        (384, 256, 'cpu')
         """
         _hf.check_texts(X, _OWNER)
         name = _hf.resolve_model(self.model)
@@ -223,8 +234,26 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        E : ndarray of shape (n_samples, n_features_out_), dtype float32
-            One embedding per text, in the order of ``X``.
+        E : ndarray of shape (n_samples, n_features_out), dtype float32
+            One embedding per text, in the order of ``X``, with
+            ``n_features_out_`` columns.
+
+        See Also
+        --------
+        get_feature_names_out : Names of the embedding columns.
+
+        Examples
+        --------
+        >>> from sklearn_zlpr import TransformerEmbedder
+        >>> emb = TransformerEmbedder(device="cpu").fit(["a sentence"])
+        >>> E = emb.transform(["I love this!", "I adore this!", "The bus is late."])
+        >>> E.shape, E.dtype
+        ((3, 384), dtype('float32'))
+
+        The rows have unit norm, so dot products are cosine similarities:
+
+        >>> bool(E[0] @ E[1] > E[0] @ E[2])
+        True
         """
         check_is_fitted(self)
         texts = _hf.check_texts(X, _OWNER)
@@ -256,7 +285,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         return out
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the embedding columns.
+        """Get the names of the embedding columns.
 
         Parameters
         ----------
@@ -267,6 +296,14 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         -------
         feature_names_out : ndarray of str objects
             ``transformerembedder0``, ``transformerembedder1``, ...
+
+        Examples
+        --------
+        >>> from sklearn_zlpr import TransformerEmbedder
+        >>> emb = TransformerEmbedder(device="cpu").fit(["a sentence"])
+        >>> names = emb.get_feature_names_out()
+        >>> names.shape, names[:2].tolist()
+        ((384,), ['transformerembedder0', 'transformerembedder1'])
         """
         check_is_fitted(self, "n_features_out_")
         prefix = type(self).__name__.lower()

@@ -564,6 +564,16 @@ def fetch_goemotions(
     (43410, (43410, 28))
     >>> train.target_names[:3].tolist()  # doctest: +SKIP
     ['admiration', 'amusement', 'anger']
+
+    With ``download_if_missing=False`` nothing is downloaded: a file that is not
+    in ``data_home`` yet is an error.
+
+    >>> import tempfile
+    >>> fetch_goemotions(data_home=tempfile.mkdtemp(), download_if_missing=False)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    OSError: Data not found and download_if_missing is False: ...
     """
     splits = ["train", "dev", "test"] if subset == "all" else [subset]
     folder = Path(get_data_home(data_home)) / "goemotions"
@@ -781,6 +791,16 @@ def fetch_reuters21578(
     (7770, (7770, 90))
     >>> train.data[0].splitlines()[0]  # doctest: +SKIP
     'BAHIA COCOA REVIEW'
+
+    With ``download_if_missing=False`` nothing is downloaded: a file that is not
+    in ``data_home`` yet is an error.
+
+    >>> import tempfile
+    >>> fetch_reuters21578(data_home=tempfile.mkdtemp(), download_if_missing=False)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    OSError: Data not found and download_if_missing is False: ...
     """
     folder = Path(get_data_home(data_home)) / "reuters21578"
     path = _fetch_file(

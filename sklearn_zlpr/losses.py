@@ -1,5 +1,10 @@
 """Multi-label losses on raw scores: every loss of the ZLPR paper, and ASL.
 
+Each loss comes as a function (for example :func:`zlpr_loss`) and as a
+:class:`torch.nn.Module` (:class:`ZLPRLoss`). :func:`get_loss` returns a module
+by name; the names, which ``ZLPRClassifier(loss=...)`` also accepts, are listed
+in :data:`LOSSES`.
+
 Conventions
 -----------
 * ``input`` holds raw scores ``s`` of shape ``(n_samples, n_labels)``; no loss
@@ -233,12 +238,10 @@ def _check_shapes(input, target, reduction):
 # --------------------------------------------------------------------------
 # Functional forms
 def zlpr_loss(input, target, reduction="mean", label_weight=None):
-    r"""Zero-bounded log-sum-exp & pairwise rank-based loss (paper Eq. 1).
+    r"""Zero-bounded log-sum-exp & pairwise rank-based loss, ZLPR (paper Eq. 1).
 
-    .. math::
-
-        \mathcal{L} = \log\Big(1 + \sum_{i \in \Omega_{pos}} e^{-s_i}\Big)
-                    + \log\Big(1 + \sum_{j \in \Omega_{neg}} e^{s_j}\Big)
+    The paper's loss: every positive label's score should be above 0 and every
+    negative label's score below 0, so the decision threshold is learned too.
 
     Parameters
     ----------
@@ -248,10 +251,9 @@ def zlpr_loss(input, target, reduction="mean", label_weight=None):
         Binary relevance (``target > 0.5`` is positive).
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
-
     label_weight : torch.Tensor of shape (n_labels,), default=None
-        Positive per-label weights multiplying each label's term (for ZLPR:
-        its exponential inside the log-sum-exp).
+        Positive per-label weights, each multiplying its label's exponential
+        inside the log-sum-exp.
 
     Returns
     -------
@@ -259,8 +261,25 @@ def zlpr_loss(input, target, reduction="mean", label_weight=None):
         A scalar, or the per-sample losses of shape ``(n_samples,)`` for
         ``reduction="none"``.
 
+    See Also
+    --------
+    ZLPRLoss : The module form.
+    tlpr_loss : ZLPR with a threshold score ``s0`` in place of 0.
+    soft_zlpr_loss : ZLPR for soft targets.
+
     Notes
     -----
+    Paper Eq. 1, with :math:`\Omega_{pos}` and :math:`\Omega_{neg}` the
+    positive and negative labels of a row:
+
+    .. math::
+
+        \mathcal{L}_{zlpr} = \log\Big(1 + \sum_{i \in \Omega_{pos}} e^{-s_i}\Big)
+                    + \log\Big(1 + \sum_{j \in \Omega_{neg}} e^{s_j}\Big)
+
+    With ``label_weight`` ``w``, each exponential ``e^{-s_i}`` or ``e^{s_j}`` is
+    multiplied by its label's weight.
+
     Each log term is a log-sum-exp with an appended zero score (the "1 +"),
     shifted by its own maximum, so it is finite for any score magnitude and
     correct for rows without positives or negatives (the term is then
@@ -283,33 +302,43 @@ def zlpr_loss(input, target, reduction="mean", label_weight=None):
 
 
 def tlpr_loss(input, target, s0=0.0, reduction="mean", label_weight=None):
-    r"""Threshold-bounded log-sum-exp & pairwise rank-based loss (paper Eq. 6).
+    r"""Threshold-bounded log-sum-exp & pairwise rank-based loss, TLPR (paper Eq. 6).
 
-    .. math::
-
-        \mathcal{L} = \log\Big(e^{-s_0} + \sum_{i \in \Omega_{pos}} e^{-s_i}\Big)
-                    + \log\Big(e^{s_0} + \sum_{j \in \Omega_{neg}} e^{s_j}\Big)
-
-    which equals :func:`zlpr_loss` of ``s - s0``; ``s0 = 0`` gives ZLPR.
+    Equal to :func:`zlpr_loss` of ``s - s0``; ``s0 = 0`` gives ZLPR.
 
     Parameters
     ----------
     input : torch.Tensor of shape (n_samples, n_labels)
         Raw scores ``s``.
     target : torch.Tensor of shape (n_samples, n_labels)
-        Binary relevance.
+        Binary relevance (``target > 0.5`` is positive).
     s0 : float, default=0.0
         The threshold score; a classifier predicts ``s > s0``.
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
-
     label_weight : torch.Tensor of shape (n_labels,), default=None
-        Positive per-label weights multiplying each label's term (for ZLPR:
-        its exponential inside the log-sum-exp).
+        Positive per-label weights, each multiplying its label's exponential
+        inside the log-sum-exp.
 
     Returns
     -------
     loss : torch.Tensor
+        A scalar, or the per-sample losses of shape ``(n_samples,)`` for
+        ``reduction="none"``.
+
+    See Also
+    --------
+    TLPRLoss : The module form.
+    zlpr_loss : The case ``s0 = 0``.
+
+    Notes
+    -----
+    Paper Eq. 6:
+
+    .. math::
+
+        \mathcal{L}_{tlpr} = \log\Big(e^{-s_0} + \sum_{i \in \Omega_{pos}} e^{-s_i}\Big)
+                    + \log\Big(e^{s_0} + \sum_{j \in \Omega_{neg}} e^{s_j}\Big)
 
     Examples
     --------
@@ -324,31 +353,44 @@ def tlpr_loss(input, target, s0=0.0, reduction="mean", label_weight=None):
 
 
 def soft_zlpr_loss(input, target, reduction="mean", label_weight=None):
-    r"""ZLPR for soft labels (paper Eq. 31).
+    r"""ZLPR for soft labels, soft-ZLPR (paper Eq. 31).
 
-    .. math::
-
-        \mathcal{L} = \log\big(1 + \langle p, e^{-s}\rangle\big)
-                    + \log\big(1 + \langle 1 - p, e^{s}\rangle\big)
-
-    with ``p = target`` in [0, 1]; equal to :func:`zlpr_loss` on hard targets.
+    Equal to :func:`zlpr_loss` on hard (0/1) targets. Used for label smoothing.
 
     Parameters
     ----------
     input : torch.Tensor of shape (n_samples, n_labels)
         Raw scores ``s``.
     target : torch.Tensor of shape (n_samples, n_labels)
-        Label probabilities in [0, 1].
+        Label probabilities ``p`` in [0, 1].
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
-
     label_weight : torch.Tensor of shape (n_labels,), default=None
-        Positive per-label weights multiplying each label's term (for ZLPR:
-        its exponential inside the log-sum-exp).
+        Positive per-label weights, each multiplying its label's exponential
+        inside the log-sum-exp.
 
     Returns
     -------
     loss : torch.Tensor
+        A scalar, or the per-sample losses of shape ``(n_samples,)`` for
+        ``reduction="none"``.
+
+    See Also
+    --------
+    SoftZLPRLoss : The module form.
+    zlpr_loss : The hard-target case.
+
+    Notes
+    -----
+    Paper Eq. 31, with ``p = target``:
+
+    .. math::
+
+        \mathcal{L}_{zlpr}^{soft} = \log\big(1 + \langle p, e^{-s}\rangle\big)
+                    + \log\big(1 + \langle 1 - p, e^{s}\rangle\big)
+
+    Its minimum over ``s`` is at ``p = sigmoid(2 s)`` (paper Eq. 35), the
+    link that ``ZLPRClassifier.predict_proba`` uses.
 
     Examples
     --------
@@ -368,28 +410,42 @@ def soft_zlpr_loss(input, target, reduction="mean", label_weight=None):
 def lsep_loss(input, target, reduction="mean"):
     r"""Log-sum-exp pairwise loss, LSEP (paper Eq. 12).
 
-    .. math::
-
-        \mathcal{L} = \log\Big(1 + \sum_{j \in \Omega_{neg}} e^{s_j}
-                      \sum_{i \in \Omega_{pos}} e^{-s_i}\Big)
-                    = \operatorname{softplus}\big(\mathrm{LSE}_{neg}(s)
-                      + \mathrm{LSE}_{pos}(-s)\big)
-
-    Exact and O(n_labels) per row through this factorisation. Rows without a
-    positive or without a negative have no pair and contribute 0.
+    A pure ranking loss over all (positive, negative) label pairs; it has no
+    natural decision threshold.
 
     Parameters
     ----------
     input : torch.Tensor of shape (n_samples, n_labels)
         Raw scores ``s``.
     target : torch.Tensor of shape (n_samples, n_labels)
-        Binary relevance.
+        Binary relevance (``target > 0.5`` is positive).
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
 
     Returns
     -------
     loss : torch.Tensor
+        A scalar, or the per-sample losses of shape ``(n_samples,)`` for
+        ``reduction="none"``.
+
+    See Also
+    --------
+    LSEPLoss : The module form.
+    lsep_sampled_loss : LSEP on sampled pairs (paper Eq. 13).
+
+    Notes
+    -----
+    Paper Eq. 12, computed through its factorisation into two log-sum-exps:
+
+    .. math::
+
+        \mathcal{L}_{lsep} = \log\Big(1 + \sum_{j \in \Omega_{neg}} e^{s_j}
+                      \sum_{i \in \Omega_{pos}} e^{-s_i}\Big)
+                    = \operatorname{softplus}\big(\mathrm{LSE}_{neg}(s)
+                      + \mathrm{LSE}_{pos}(-s)\big)
+
+    Exact and O(n_labels) per row. Rows without a positive or without a
+    negative have no pair and contribute 0.
 
     Examples
     --------
@@ -407,27 +463,42 @@ def lsep_loss(input, target, reduction="mean"):
 def bpmll_loss(input, target, reduction="mean"):
     r"""BP-MLL loss in log form (the log of paper Eq. 24).
 
-    .. math::
-
-        \mathcal{L} = \log \sum_{i \in \Omega_{pos}} \sum_{j \in \Omega_{neg}}
-                      e^{s_j - s_i} = \mathrm{LSE}_{neg}(s) + \mathrm{LSE}_{pos}(-s)
-
-    Exact and O(n_labels) per row. Rows without a positive/negative pair
-    contribute 0. Note the value can be negative (a log of a sum of small
-    exponentials), as in the paper's log form.
+    A pure ranking loss over all (positive, negative) label pairs; it has no
+    natural decision threshold. The value can be negative (a log of a sum of
+    small exponentials), as in the paper's log form.
 
     Parameters
     ----------
     input : torch.Tensor of shape (n_samples, n_labels)
         Raw scores ``s``.
     target : torch.Tensor of shape (n_samples, n_labels)
-        Binary relevance.
+        Binary relevance (``target > 0.5`` is positive).
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
 
     Returns
     -------
     loss : torch.Tensor
+        A scalar, or the per-sample losses of shape ``(n_samples,)`` for
+        ``reduction="none"``.
+
+    See Also
+    --------
+    BPMLLLoss : The module form.
+    lsep_loss : The same pairs inside ``log(1 + ...)``.
+
+    Notes
+    -----
+    The logarithm of paper Eq. 24, as the paper uses it in its experiments:
+
+    .. math::
+
+        \mathcal{L} = \log \mathcal{L}_{bp\text{-}mll}
+                    = \log \sum_{i \in \Omega_{pos}} \sum_{j \in \Omega_{neg}}
+                      e^{s_j - s_i} = \mathrm{LSE}_{neg}(s) + \mathrm{LSE}_{pos}(-s)
+
+    Exact and O(n_labels) per row. Rows without a positive/negative pair
+    contribute 0.
 
     Examples
     --------
@@ -449,29 +520,39 @@ def _finite_or_min(x):
 
 
 def bce_loss(input, target, reduction="mean", label_weight=None):
-    r"""Binary cross-entropy on raw scores, summed over labels (paper Eq. 14).
-
-    .. math::
-
-        \mathcal{L} = \sum_{i \in \Omega_{pos}} \log(1 + e^{-s_i})
-                    + \sum_{j \in \Omega_{neg}} \log(1 + e^{s_j})
+    r"""Binary cross-entropy on raw scores, summed over labels, BCE (paper Eq. 14).
 
     Parameters
     ----------
     input : torch.Tensor of shape (n_samples, n_labels)
         Raw scores ``s`` (logits).
     target : torch.Tensor of shape (n_samples, n_labels)
-        Targets in [0, 1].
+        Targets in [0, 1] (soft targets weight the two terms).
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
-
     label_weight : torch.Tensor of shape (n_labels,), default=None
-        Positive per-label weights multiplying each label's term (for ZLPR:
-        its exponential inside the log-sum-exp).
+        Positive per-label weights, each multiplying its label's cross-entropy
+        term.
 
     Returns
     -------
     loss : torch.Tensor
+        A scalar, or the per-sample losses of shape ``(n_samples,)`` for
+        ``reduction="none"``.
+
+    See Also
+    --------
+    BCELoss : The module form.
+    focal_loss : BCE with focusing weights.
+
+    Notes
+    -----
+    Paper Eq. 14:
+
+    .. math::
+
+        \mathcal{L}_{bce} = \sum_{i \in \Omega_{pos}} \log(1 + e^{-s_i})
+                    + \sum_{j \in \Omega_{neg}} \log(1 + e^{s_j})
 
     Examples
     --------
@@ -490,30 +571,40 @@ def bce_loss(input, target, reduction="mean", label_weight=None):
 def focal_loss(input, target, gamma=2.0, reduction="mean"):
     r"""Focal loss, FL (paper Eq. 19), summed over labels.
 
-    .. math::
-
-        \mathcal{L} = -\sum_{i \in \Omega_{pos}} (1 - p_i)^{\gamma} \log p_i
-                      - \sum_{j \in \Omega_{neg}} p_j^{\gamma} \log(1 - p_j),
-        \quad p = \mathrm{sigmoid}(s)
-
-    ``log p`` and ``log(1 - p)`` are computed as ``logsigmoid(s)`` and
-    ``logsigmoid(-s)``, so the loss is finite for any score. Soft targets
-    weight the two terms.
-
     Parameters
     ----------
     input : torch.Tensor of shape (n_samples, n_labels)
         Raw scores ``s``.
     target : torch.Tensor of shape (n_samples, n_labels)
-        Targets in [0, 1].
+        Targets in [0, 1] (soft targets weight the two terms).
     gamma : float, default=2.0
-        Focusing parameter.
+        Focusing parameter :math:`\gamma`.
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
 
     Returns
     -------
     loss : torch.Tensor
+        A scalar, or the per-sample losses of shape ``(n_samples,)`` for
+        ``reduction="none"``.
+
+    See Also
+    --------
+    FocalLoss : The module form.
+    bce_loss : The case ``gamma = 0``.
+    asl_loss : Asymmetric focusing.
+
+    Notes
+    -----
+    Paper Eq. 19, with :math:`p = \mathrm{sigmoid}(s)`:
+
+    .. math::
+
+        \mathcal{L}_{fl} = -\sum_{i \in \Omega_{pos}} (1 - p_i)^{\gamma} \log p_i
+                      - \sum_{j \in \Omega_{neg}} p_j^{\gamma} \log(1 - p_j)
+
+    ``log p`` and ``log(1 - p)`` are computed as ``logsigmoid(s)`` and
+    ``logsigmoid(-s)``, so the loss is finite for any score.
 
     Examples
     --------
@@ -532,13 +623,6 @@ def focal_loss(input, target, gamma=2.0, reduction="mean"):
 def dice1_loss(input, target, gamma=1.0, reduction="mean"):
     r"""Dice loss, first version, DL1 (paper Eq. 20), summed over labels.
 
-    .. math::
-
-        \mathcal{L} = \sum_{i \in \Omega_{pos}} \Big(1 - \frac{2 p_i + \gamma}
-                      {p_i^2 + 1 + \gamma}\Big)
-                    + \sum_{j \in \Omega_{neg}} \Big(1 - \frac{\gamma}
-                      {p_j^2 + \gamma}\Big), \quad p = \mathrm{sigmoid}(s)
-
     Parameters
     ----------
     input : torch.Tensor of shape (n_samples, n_labels)
@@ -546,13 +630,31 @@ def dice1_loss(input, target, gamma=1.0, reduction="mean"):
     target : torch.Tensor of shape (n_samples, n_labels)
         Targets in [0, 1] (soft targets weight the two terms).
     gamma : float, default=1.0
-        Smoothing term.
+        Smoothing term :math:`\gamma`.
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
 
     Returns
     -------
     loss : torch.Tensor
+        A scalar, or the per-sample losses of shape ``(n_samples,)`` for
+        ``reduction="none"``.
+
+    See Also
+    --------
+    Dice1Loss : The module form.
+    dice2_loss : The batch-level version (paper Eq. 21).
+
+    Notes
+    -----
+    Paper Eq. 20, with :math:`p = \mathrm{sigmoid}(s)`:
+
+    .. math::
+
+        \mathcal{L}_{dl1} = \sum_{i \in \Omega_{pos}} \Big(1 - \frac{2 p_i + \gamma}
+                      {p_i^2 + 1 + \gamma}\Big)
+                    + \sum_{j \in \Omega_{neg}} \Big(1 - \frac{\gamma}
+                      {p_j^2 + \gamma}\Big)
 
     Examples
     --------
@@ -573,14 +675,9 @@ def dice1_loss(input, target, gamma=1.0, reduction="mean"):
 def dice2_loss(input, target, gamma=1.0, reduction="mean"):
     r"""Dice loss, second version, DL2 (paper Eq. 21): a batch-level loss.
 
-    .. math::
-
-        \mathcal{L} = \sum_{l=1}^{L} \Big(1 - \frac{2 \sum_k p_{k,l} y_{k,l}
-                      + \gamma}{\sum_k p_{k,l}^2 + \sum_k y_{k,l} + \gamma}\Big)
-
-    The sums run over the samples ``k`` of the batch, so there is no
-    per-sample value: ``"mean"`` and ``"sum"`` both return the batch value and
-    ``"none"`` raises a ``ValueError``.
+    Its sums run over the samples of the batch, so there is no per-sample
+    value: ``"mean"`` and ``"sum"`` both return the batch value and ``"none"``
+    raises a ``ValueError``.
 
     Parameters
     ----------
@@ -589,14 +686,30 @@ def dice2_loss(input, target, gamma=1.0, reduction="mean"):
     target : torch.Tensor of shape (n_samples, n_labels)
         Targets in [0, 1].
     gamma : float, default=1.0
-        Smoothing term.
+        Smoothing term :math:`\gamma`.
     reduction : {"mean", "sum"}, default="mean"
         Both return the batch value.
 
     Returns
     -------
     loss : torch.Tensor
-        A scalar.
+        A scalar, the loss of the batch.
+
+    See Also
+    --------
+    Dice2Loss : The module form.
+    dice1_loss : The per-sample version (paper Eq. 20).
+
+    Notes
+    -----
+    Paper Eq. 21, for a batch of :math:`B` samples with
+    :math:`p = \mathrm{sigmoid}(s)`:
+
+    .. math::
+
+        \mathcal{L}_{dl2} = \sum_{l=1}^{L} \Big(1 - \frac{2 \sum_{k=1}^{B}
+                      p_{k,l} y_{k,l} + \gamma}{\sum_{k=1}^{B} p_{k,l}^2
+                      + \sum_{k=1}^{B} y_{k,l} + \gamma}\Big)
 
     Examples
     --------
@@ -658,34 +771,50 @@ def _hinge_parts(s, y, margin):
 def rank_hinge_loss(input, target, margin=1.0, reduction="mean"):
     r"""Pairwise ranking (hinge) loss, RL (paper Eq. 22).
 
-    .. math::
-
-        \mathcal{L} = \sum_{i \in \Omega_{pos}} \sum_{j \in \Omega_{neg}}
-                      \max(0, \alpha + s_j - s_i)
-
-    Computed exactly in O(L log K) per row (K positives) by sorting the
-    positives and binary-searching each negative among them.
+    A pure ranking loss over all (positive, negative) label pairs; it has no
+    natural decision threshold.
 
     Parameters
     ----------
     input : torch.Tensor of shape (n_samples, n_labels)
         Raw scores ``s``.
     target : torch.Tensor of shape (n_samples, n_labels)
-        Binary relevance.
+        Binary relevance (``target > 0.5`` is positive).
     margin : float, default=1.0
-        The margin ``alpha``.
+        The margin :math:`\alpha`.
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
 
     Returns
     -------
     loss : torch.Tensor
+        A scalar, or the per-sample losses of shape ``(n_samples,)`` for
+        ``reduction="none"``.
+
+    See Also
+    --------
+    RankHingeLoss : The module form.
+    warp_loss : The same hinge terms weighted by rank.
+
+    Notes
+    -----
+    Paper Eq. 22:
+
+    .. math::
+
+        \mathcal{L}_{rl} = \sum_{i \in \Omega_{pos}} \sum_{j \in \Omega_{neg}}
+                      \max(0, \alpha + s_j - s_i)
+
+    Computed exactly in O(L log K) per row (K positives) by sorting the
+    positives and binary-searching each negative among them.
 
     Examples
     --------
     >>> import torch
     >>> from sklearn_zlpr.losses import rank_hinge_loss
-    >>> rank_hinge_loss(torch.tensor([[0.5, 0.0, 2.0]]), torch.tensor([[1.0, 0.0, 0.0]])).item()
+    >>> s = torch.tensor([[0.5, 0.0, 2.0]])
+    >>> y = torch.tensor([[1.0, 0.0, 0.0]])
+    >>> rank_hinge_loss(s, y).item()
     3.0
     """
     s, y = _check_inputs(input, target, reduction)
@@ -696,35 +825,52 @@ def rank_hinge_loss(input, target, margin=1.0, reduction="mean"):
 def warp_loss(input, target, margin=1.0, reduction="mean"):
     r"""Weighted approximate-rank pairwise loss, WARP (paper Eq. 23).
 
-    .. math::
-
-        \mathcal{L} = \sum_{i \in \Omega_{pos}} w(r_i) \sum_{j \in \Omega_{neg}}
-                      \max(0, \alpha + s_j - s_i), \quad w(r) = r
-
-    with ``r_i = 1 + #{j in neg : alpha + s_j - s_i > 0}``, the positive's rank
-    among the negatives that violate the margin, treated as a constant in the
-    backward pass. O(L log K) per row, as :func:`rank_hinge_loss`.
+    A pure ranking loss: the hinge terms of :func:`rank_hinge_loss`, each
+    positive's weighted by its rank. It has no natural decision threshold.
 
     Parameters
     ----------
     input : torch.Tensor of shape (n_samples, n_labels)
         Raw scores ``s``.
     target : torch.Tensor of shape (n_samples, n_labels)
-        Binary relevance.
+        Binary relevance (``target > 0.5`` is positive).
     margin : float, default=1.0
-        The margin ``alpha``.
+        The margin :math:`\alpha`.
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
 
     Returns
     -------
     loss : torch.Tensor
+        A scalar, or the per-sample losses of shape ``(n_samples,)`` for
+        ``reduction="none"``.
+
+    See Also
+    --------
+    WARPLoss : The module form.
+    rank_hinge_loss : The unweighted version, ``w(r) = 1``.
+
+    Notes
+    -----
+    Paper Eq. 23 with the paper's weight :math:`w(r) = r`:
+
+    .. math::
+
+        \mathcal{L}_{warp} = \sum_{i \in \Omega_{pos}} \sum_{j \in \Omega_{neg}}
+                      w(r_i) \max(0, \alpha + s_j - s_i)
+
+    with :math:`r_i = 1 + |\{j \in \Omega_{neg} : \alpha + s_j - s_i > 0\}|`,
+    the positive's rank among the negatives that violate the margin, treated
+    as a constant in the backward pass. O(L log K) per row, as
+    :func:`rank_hinge_loss`.
 
     Examples
     --------
     >>> import torch
     >>> from sklearn_zlpr.losses import warp_loss
-    >>> warp_loss(torch.tensor([[0.5, 0.0, 2.0]]), torch.tensor([[1.0, 0.0, 0.0]])).item()
+    >>> s = torch.tensor([[0.5, 0.0, 2.0]])
+    >>> y = torch.tensor([[1.0, 0.0, 0.0]])
+    >>> warp_loss(s, y).item()
     9.0
     """
     s, y = _check_inputs(input, target, reduction)
@@ -736,10 +882,6 @@ def warp_loss(input, target, margin=1.0, reduction="mean"):
 def lsep_sampled_loss(input, target, n_pairs=100, generator=None, reduction="mean"):
     r"""LSEP on sampled pairs (paper Eq. 13).
 
-    .. math::
-
-        \mathcal{L} = \log\Big(1 + \sum_{(i, j) \in \phi(y, t)} e^{s_j - s_i}\Big)
-
     For each row, ``n_pairs`` (positive, negative) pairs are drawn uniformly
     from the Cartesian product (with replacement; a row with fewer pairs than
     ``n_pairs`` uses all of them, each once). Rows without a pair contribute 0.
@@ -750,7 +892,7 @@ def lsep_sampled_loss(input, target, n_pairs=100, generator=None, reduction="mea
     input : torch.Tensor of shape (n_samples, n_labels)
         Raw scores ``s``.
     target : torch.Tensor of shape (n_samples, n_labels)
-        Binary relevance.
+        Binary relevance (``target > 0.5`` is positive).
     n_pairs : int, default=100
         Pairs per row, at most.
     generator : torch.Generator, default=None
@@ -761,12 +903,30 @@ def lsep_sampled_loss(input, target, n_pairs=100, generator=None, reduction="mea
     Returns
     -------
     loss : torch.Tensor
+        A scalar, or the per-sample losses of shape ``(n_samples,)`` for
+        ``reduction="none"``.
+
+    See Also
+    --------
+    LSEPSampledLoss : The module form.
+    lsep_loss : LSEP on all pairs, exact and as fast.
+
+    Notes
+    -----
+    Paper Eq. 13, with :math:`\phi(y, t)` the sampled (positive, negative)
+    pairs of the row:
+
+    .. math::
+
+        \mathcal{L}_{lsep}^{sampled} = \log\Big(1 + \sum_{(i, j) \in \phi(y, t)}
+                      e^{s_j - s_i}\Big)
 
     Examples
     --------
     >>> import math, torch
     >>> from sklearn_zlpr.losses import lsep_sampled_loss
-    >>> value = lsep_sampled_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]])).item()
+    >>> s, y = torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]])
+    >>> value = lsep_sampled_loss(s, y).item()
     >>> abs(value - math.log(1 + math.exp(-1))) < 1e-6
     True
     """
@@ -832,15 +992,7 @@ def sample_pairs(target, n_pairs, generator=None):
 def asl_loss(input, target, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, reduction="mean"):
     r"""Asymmetric loss, ASL (Ridnik et al., ICCV 2021), summed over labels.
 
-    .. math::
-
-        \mathcal{L} = -\sum_l \big[y_l (1 - p_l)^{\gamma_+} \log p_l
-                      + (1 - y_l)\, p_{m,l}^{\gamma_-} \log(1 - p_{m,l})\big]
-
-    with ``p = sigmoid(s)`` and the shifted probability
-    ``p_m = max(p - clip, 0)`` for negatives. Not in the ZLPR paper: the
-    strongest modern binary-relevance baseline. Gradients flow through the
-    focusing weights (no global autograd switches).
+    Not in the ZLPR paper: the strongest modern binary-relevance baseline.
 
     Parameters
     ----------
@@ -860,6 +1012,33 @@ def asl_loss(input, target, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, reduction="
     Returns
     -------
     loss : torch.Tensor
+        A scalar, or the per-sample losses of shape ``(n_samples,)`` for
+        ``reduction="none"``.
+
+    See Also
+    --------
+    ASLLoss : The module form.
+    focal_loss : The symmetric case.
+
+    Notes
+    -----
+    With :math:`p = \mathrm{sigmoid}(s)` and, for the negatives, the shifted
+    probability :math:`p_m = \max(p - \mathrm{clip}, 0)`:
+
+    .. math::
+
+        \mathcal{L}_{asl} = -\sum_l \big[y_l (1 - p_l)^{\gamma_+} \log p_l
+                      + (1 - y_l)\, p_{m,l}^{\gamma_-} \log(1 - p_{m,l})\big]
+
+    where :math:`\gamma_+` is ``gamma_pos`` and :math:`\gamma_-` is
+    ``gamma_neg``. Gradients flow through the focusing weights (no global
+    autograd switches).
+
+    References
+    ----------
+    T. Ridnik, E. Ben-Baruch, N. Zamir, A. Noy, I. Friedman, M. Protter,
+    L. Zelnik-Manor. "Asymmetric Loss For Multi-Label Classification".
+    ICCV 2021.
 
     Examples
     --------
@@ -885,17 +1064,10 @@ def asl_loss(input, target, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, reduction="
 
 
 def rdrop_divergence(input, other, scale=2.0, reduction="mean"):
-    r"""Symmetric divergence of two score vectors (paper appendix B, Eq. 37).
+    r"""Symmetric divergence of two score matrices (paper appendix B, Eq. 37).
 
-    .. math::
-
-        \mathcal{D}(s, s') = \mathcal{KL}(s, s') + \mathcal{KL}(s', s)
-                           = \sum_i 2 (\hat p_i - \hat p'_i)(s_i - s'_i),
-        \quad \hat p = \mathrm{sigmoid}(2 s)
-
-    the closed form of the label-wise Bernoulli KL divergences of Eq. 36, used
-    by R-drop. ``scale`` is the link's factor: 2 for ZLPR (Eq. 35), 1 for
-    sigmoid-based losses, where it gives ``sum (p - p')(s - s')``.
+    The closed form of the label-wise Bernoulli KL divergences, used by R-drop
+    (``ZLPRClassifier(rdrop_alpha=...)``).
 
     Parameters
     ----------
@@ -909,6 +1081,22 @@ def rdrop_divergence(input, other, scale=2.0, reduction="mean"):
     Returns
     -------
     divergence : torch.Tensor
+        A scalar, or the per-sample divergences of shape ``(n_samples,)`` for
+        ``reduction="none"``.
+
+    Notes
+    -----
+    Paper Eq. 37, the sum of the two KL divergences of Eq. 36, with
+    :math:`\hat p = \mathrm{sigmoid}(2 s)`:
+
+    .. math::
+
+        \mathcal{D}(s, s') = \mathcal{KL}(s, s') + \mathcal{KL}(s', s)
+                           = \sum_i 2 (\hat p_i - \hat p'_i)(s_i - s'_i)
+
+    ``scale`` is the link's factor: 2 for ZLPR (Eq. 35), 1 for the
+    sigmoid-based losses, where the divergence is
+    :math:`\sum_i (p_i - p'_i)(s_i - s'_i)` with :math:`p = \mathrm{sigmoid}(s)`.
 
     Examples
     --------
@@ -956,6 +1144,19 @@ class _Loss(nn.Module):
         self.register_buffer("label_weight", None)
 
     def extra_repr(self):
+        """Return the module's parameters as shown in its ``repr``.
+
+        Returns
+        -------
+        extra : str
+            The constructor arguments, for example ``"reduction='mean'"``.
+
+        Examples
+        --------
+        >>> from sklearn_zlpr.losses import ZLPRLoss
+        >>> ZLPRLoss(reduction="sum").extra_repr()
+        "reduction='sum'"
+        """
         return f"reduction={self.reduction!r}"
 
 
@@ -1034,6 +1235,20 @@ class TLPRLoss(_Loss):
         )
 
     def extra_repr(self):
+        """Return the module's parameters as shown in its ``repr``.
+
+        Returns
+        -------
+        extra : str
+            The constructor arguments, for example
+            ``"s0=0.5, reduction='mean'"``.
+
+        Examples
+        --------
+        >>> from sklearn_zlpr.losses import TLPRLoss
+        >>> TLPRLoss(s0=0.5).extra_repr()
+        "s0=0.5, reduction='mean'"
+        """
         return f"s0={self.s0}, reduction={self.reduction!r}"
 
 
@@ -1300,6 +1515,22 @@ class LSEPSampledLoss(_Loss):
         )
 
     def extra_repr(self):
+        """Return the module's parameters as shown in its ``repr``.
+
+        Returns
+        -------
+        extra : str
+            The constructor arguments, for example
+            ``"n_pairs=100, seed=None, reduction='mean'"``.
+
+        Examples
+        --------
+        >>> from sklearn_zlpr.losses import LSEPSampledLoss
+        >>> LSEPSampledLoss(n_pairs=10, seed=0)
+        LSEPSampledLoss(n_pairs=10, seed=0, reduction='mean')
+        >>> LSEPSampledLoss(n_pairs=10, seed=0).extra_repr()
+        "n_pairs=10, seed=0, reduction='mean'"
+        """
         return f"n_pairs={self.n_pairs}, seed={self.seed}, reduction={self.reduction!r}"
 
 
@@ -1361,6 +1592,63 @@ _REGISTRY = {
 
 #: Names accepted by :func:`get_loss` and ``ZLPRClassifier(loss=...)``.
 LOSSES = tuple(_REGISTRY)
+
+# The modules' ``forward`` docstrings: one template, filled in per loss (so that
+# each ``forward`` has its own numpydoc docstring with a runnable example).
+_FORWARD_DOC = """Compute the loss of the scores ``input`` against ``target``.
+
+    Called as ``loss(input, target)``; the same as :func:`{function}` with this
+    module's parameters{weight}.
+
+    Parameters
+    ----------
+    input : torch.Tensor of shape (n_samples, n_labels)
+        Raw scores ``s``.
+    target : torch.Tensor of shape (n_samples, n_labels)
+        {target}
+
+    Returns
+    -------
+    loss : torch.Tensor
+        {returns}
+
+    See Also
+    --------
+    {function} : The functional form.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_zlpr.losses import {module}, {function}
+    >>> s = torch.tensor([[2.0, -1.0, 0.5], [0.0, 1.0, -2.0]])
+    >>> y = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])
+    >>> value = {module}()(s, y)
+    >>> value.shape, bool(torch.isclose(value, {function}(s, y)))
+    (torch.Size([]), True)
+    """
+_HARD = "Binary relevance (``target > 0.5`` is positive)."
+_SOFT = "Targets in [0, 1] (soft targets are accepted)."
+_SOFT_TARGETS = {"soft_zlpr", "bce", "focal", "dice1", "dice2", "asl"}
+_PER_SAMPLE = (
+    "A scalar, or the per-sample losses of shape ``(n_samples,)`` when\n"
+    '        ``reduction="none"``.'
+)
+_WEIGHT = (
+    " and its ``label_weight`` buffer (set by\n"
+    "    ``ZLPRClassifier(label_weights=...)``)"
+)
+for _name, _module in _REGISTRY.items():
+    # Each module defines its own forward (KeyError otherwise).
+    vars(_module)["forward"].__doc__ = _FORWARD_DOC.format(
+        module=_module.__name__,
+        function=f"{_name}_loss",
+        weight=_WEIGHT if _module.supports_label_weight else "",
+        target=_SOFT if _name in _SOFT_TARGETS else _HARD,
+        returns="A scalar, the loss of the batch."
+        if _module.batch_level
+        else _PER_SAMPLE,
+    )
+del _name, _module
 
 
 def get_loss(name, **params):

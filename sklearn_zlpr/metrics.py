@@ -147,7 +147,7 @@ def _row_counts(T, P):
 # --------------------------------------------------------------------------
 # Set metrics (use predict)
 def subset_accuracy_score(y_true, y_pred, *, sample_weight=None):
-    """Subset accuracy, SubACC (paper Eq. 25): the share of exactly right rows.
+    r"""Subset accuracy, SubACC (paper Eq. 25): the share of exactly right rows.
 
     Parameters
     ----------
@@ -163,6 +163,18 @@ def subset_accuracy_score(y_true, y_pred, *, sample_weight=None):
     score : float
         In [0, 1], higher is better.
 
+    Notes
+    -----
+    Paper Eq. 25, for :math:`N` rows with true label sets :math:`y_n`,
+    predicted label sets :math:`\hat{y}_n` and the indicator function
+    :math:`I`:
+
+    .. math::
+
+        \mathrm{SubACC} = \frac{1}{N} \sum_{n=1}^{N} I(\hat{y}_n = y_n)
+
+    With ``sample_weight``, the mean is weighted.
+
     Examples
     --------
     >>> from sklearn_zlpr.metrics import subset_accuracy_score
@@ -175,13 +187,10 @@ def subset_accuracy_score(y_true, y_pred, *, sample_weight=None):
 
 
 def example_f1_score(y_true, y_pred, *, sample_weight=None, zero_division=1.0):
-    """Example-based F1, MLC-F1 (paper Eq. 26).
+    r"""Example-based F1, MLC-F1 (paper Eq. 26).
 
-    Per row ``2 |Y and Y_hat| / (|Y| + |Y_hat|)``, averaged over rows. A row
-    where both sets are empty scores ``zero_division`` (1 by default: predicting
-    "no label" for a row without labels is right; this is the convention under
-    which the paper's Toxic numbers make sense). scikit-learn's
-    ``f1_score(average="samples", zero_division=z)`` equals this.
+    The F1 score of each row's predicted label set, averaged over rows.
+    scikit-learn's ``f1_score(average="samples", zero_division=z)`` equals this.
 
     Parameters
     ----------
@@ -198,6 +207,21 @@ def example_f1_score(y_true, y_pred, *, sample_weight=None, zero_division=1.0):
     -------
     score : float
         In [0, 1], higher is better.
+
+    Notes
+    -----
+    Paper Eq. 26, for :math:`N` rows with true label sets :math:`y_n` and
+    predicted label sets :math:`\hat{y}_n`:
+
+    .. math::
+
+        \text{MLC-F1} = \frac{1}{N} \sum_{n=1}^{N}
+                        \frac{2 |\hat{y}_n \cap y_n|}{|\hat{y}_n| + |y_n|}
+
+    A row where both sets are empty scores ``zero_division`` (1 by default:
+    predicting "no label" for a row without labels is right; this is the
+    convention under which the paper's Toxic numbers make sense). With
+    ``sample_weight``, the mean is weighted.
 
     Examples
     --------
@@ -229,7 +253,7 @@ def _label_counts(T, P, w):
 
 
 def micro_f1_score(y_true, y_pred, *, sample_weight=None, zero_division=0.0):
-    """Micro-averaged F1 (paper Eq. 28): ``2 TP / (2 TP + FP + FN)`` over all labels.
+    r"""Micro-averaged F1 (paper Eq. 28): F1 of the counts pooled over all labels.
 
     Equals ``sklearn.metrics.f1_score(average="micro")``.
 
@@ -249,6 +273,18 @@ def micro_f1_score(y_true, y_pred, *, sample_weight=None, zero_division=0.0):
     score : float
         In [0, 1], higher is better.
 
+    Notes
+    -----
+    Paper Eq. 28, with :math:`TP_l`, :math:`FP_l` and :math:`FN_l` the true
+    positives, false positives and false negatives of label :math:`l`:
+
+    .. math::
+
+        \text{Micro-F1} = \frac{2 \sum_{l=1}^{L} TP_l}{2 \sum_{l=1}^{L} TP_l
+                          + \sum_{l=1}^{L} FP_l + \sum_{l=1}^{L} FN_l}
+
+    With ``sample_weight``, each row adds its weight to the counts.
+
     Examples
     --------
     >>> from sklearn_zlpr.metrics import micro_f1_score
@@ -263,10 +299,10 @@ def micro_f1_score(y_true, y_pred, *, sample_weight=None, zero_division=0.0):
 
 
 def macro_f1_score(y_true, y_pred, *, sample_weight=None, zero_division=0.0):
-    """Macro-averaged F1 (paper Eq. 27): the unweighted mean of the per-label F1 scores.
+    r"""Macro-averaged F1 (paper Eq. 27): the mean of the per-label F1 scores.
 
-    A label with no true and no predicted positive scores ``zero_division``.
-    Equals ``sklearn.metrics.f1_score(average="macro", zero_division=...)``.
+    Every label counts the same, however frequent. Equals
+    ``sklearn.metrics.f1_score(average="macro", zero_division=...)``.
 
     Parameters
     ----------
@@ -283,6 +319,20 @@ def macro_f1_score(y_true, y_pred, *, sample_weight=None, zero_division=0.0):
     -------
     score : float
         In [0, 1], higher is better.
+
+    Notes
+    -----
+    Paper Eq. 27, with :math:`TP_l`, :math:`FP_l` and :math:`FN_l` the true
+    positives, false positives and false negatives of label :math:`l`:
+
+    .. math::
+
+        \text{Macro-F1} = \frac{1}{L} \sum_{l=1}^{L}
+                          \frac{2 TP_l}{2 TP_l + FP_l + FN_l}
+
+    A label with no true and no predicted positive (a zero denominator) scores
+    ``zero_division``. With ``sample_weight``, each row adds its weight to the
+    counts.
 
     Examples
     --------
@@ -302,7 +352,7 @@ def macro_f1_score(y_true, y_pred, *, sample_weight=None, zero_division=0.0):
 
 
 def hamming_loss(y_true, y_pred, *, sample_weight=None):
-    """Hamming loss: the share of wrong label assignments.
+    r"""Hamming loss: the share of wrong label assignments.
 
     Equals ``sklearn.metrics.hamming_loss``.
 
@@ -319,6 +369,18 @@ def hamming_loss(y_true, y_pred, *, sample_weight=None):
     -------
     loss : float
         In [0, 1], lower is better.
+
+    Notes
+    -----
+    Not one of the paper's metrics. For :math:`N` rows, :math:`L` labels,
+    true label sets :math:`y_n` and predicted label sets :math:`\hat{y}_n`:
+
+    .. math::
+
+        \mathrm{Hamming} = \frac{1}{N L} \sum_{n=1}^{N}
+                           |y_n \,\triangle\, \hat{y}_n|
+
+    where :math:`\triangle` is the symmetric difference.
 
     Examples
     --------
@@ -417,11 +479,10 @@ def _ranking_inputs(y_true, y_score, sample_weight):
 
 
 def avg_precision_score(y_true, y_score, *, sample_weight=None):
-    """Label ranking average precision, AvgPrec (paper Eq. 29).
+    r"""Label ranking average precision, AvgPrec (paper Eq. 29).
 
-    For each row, the mean over its relevant labels ``i`` of
-    ``#{relevant j ranked at or above i} / #{j ranked at or above i}``; rows with
-    no relevant label or only relevant labels score 1. Equals
+    For each row, the mean over its relevant labels of the share of relevant
+    labels among the labels ranked at or above it. Equals
     ``sklearn.metrics.label_ranking_average_precision_score``, ties included.
 
     Parameters
@@ -437,6 +498,22 @@ def avg_precision_score(y_true, y_score, *, sample_weight=None):
     -------
     score : float
         In (0, 1], higher is better.
+
+    Notes
+    -----
+    Paper Eq. 29, with :math:`r_n(\lambda)` the rank of label :math:`\lambda`
+    in row :math:`n` (the number of labels scored at least as high) and
+    :math:`y_n` the row's relevant labels:
+
+    .. math::
+
+        \mathrm{AvgPrec} = \frac{1}{N} \sum_{n=1}^{N} \frac{1}{|y_n|}
+            \sum_{\lambda \in y_n}
+            \frac{|\{\lambda' \in y_n : r_n(\lambda') \le r_n(\lambda)\}|}
+                 {r_n(\lambda)}
+
+    Rows with no relevant label or only relevant labels score 1. With
+    ``sample_weight``, the mean over rows is weighted.
 
     Examples
     --------
@@ -456,11 +533,11 @@ def avg_precision_score(y_true, y_score, *, sample_weight=None):
 
 
 def ranking_loss(y_true, y_score, *, sample_weight=None):
-    """Ranking loss, RankLoss (paper Eq. 30).
+    r"""Ranking loss, RankLoss (paper Eq. 30).
 
-    For each row, the share of (relevant, irrelevant) pairs ordered wrongly,
-    ties counting as wrong: ``#{(i, j) : s_j >= s_i} / (|Y| |not Y|)``; rows
-    without such pairs score 0. Equals ``sklearn.metrics.label_ranking_loss``.
+    For each row, the share of (relevant, irrelevant) label pairs ordered
+    wrongly, ties counting as wrong. Equals
+    ``sklearn.metrics.label_ranking_loss``.
 
     Parameters
     ----------
@@ -475,6 +552,20 @@ def ranking_loss(y_true, y_score, *, sample_weight=None):
     -------
     loss : float
         In [0, 1], lower is better.
+
+    Notes
+    -----
+    Paper Eq. 30, with :math:`y_n` the relevant labels of row :math:`n`,
+    :math:`\bar{y}_n` its irrelevant ones and :math:`s` its scores:
+
+    .. math::
+
+        \mathrm{RL} = \frac{1}{N} \sum_{n=1}^{N} \frac{1}{|y_n| \, |\bar{y}_n|}
+            \big|\{(i, j) \in y_n \times \bar{y}_n : s_{n,j} \ge s_{n,i}\}\big|
+
+    The paper writes the normaliser as :math:`|\hat{y}_n| |y_n|`; here, as in
+    scikit-learn, it is the number of (relevant, irrelevant) pairs. Rows
+    without such pairs score 0. With ``sample_weight``, the mean over rows is weighted.
 
     Examples
     --------
@@ -494,10 +585,9 @@ def ranking_loss(y_true, y_score, *, sample_weight=None):
 
 
 def coverage_error(y_true, y_score, *, sample_weight=None):
-    """Coverage error: how far down the ranking all relevant labels are covered.
+    r"""Coverage error: how far down the ranking all relevant labels are covered.
 
-    Per row, the rank of the lowest-scored relevant label (the number of labels
-    scored at least as high); 0 for rows without relevant labels. Equals
+    Per row, the rank of the lowest-scored relevant label. Equals
     ``sklearn.metrics.coverage_error``, and also accepts a sparse ``y_true``.
 
     Parameters
@@ -513,6 +603,20 @@ def coverage_error(y_true, y_score, *, sample_weight=None):
     -------
     error : float
         In [0, n_labels], lower is better.
+
+    Notes
+    -----
+    Not one of the paper's metrics. With :math:`r_n(\lambda)` the rank of
+    label :math:`\lambda` in row :math:`n` (the number of labels scored at
+    least as high) and :math:`y_n` the row's relevant labels:
+
+    .. math::
+
+        \mathrm{Coverage} = \frac{1}{N} \sum_{n=1}^{N}
+                            \max_{\lambda \in y_n} r_n(\lambda)
+
+    A row without relevant labels contributes 0. With ``sample_weight``, the
+    mean over rows is weighted.
 
     Examples
     --------
@@ -537,12 +641,10 @@ def coverage_error(y_true, y_score, *, sample_weight=None):
 
 
 def one_error(y_true, y_score, *, sample_weight=None):
-    """One-error: the share of rows whose top-scored label is not relevant.
+    r"""One-error: the share of rows whose top-scored label is not relevant.
 
     A row counts as right when a relevant label has the highest score (ties
-    at the top are resolved in the row's favour). Rows without any relevant
-    label (or with zero weight) are left out (the measure assumes each row has a
-    label); with no such row at all the error is 0.
+    at the top are resolved in the row's favour).
 
     Parameters
     ----------
@@ -557,6 +659,22 @@ def one_error(y_true, y_score, *, sample_weight=None):
     -------
     error : float
         In [0, 1], lower is better.
+
+    Notes
+    -----
+    Not one of the paper's metrics. Over the :math:`N'` rows with at least one
+    relevant label, with :math:`y_n` the row's relevant labels and
+    :math:`s_n` its scores:
+
+    .. math::
+
+        \mathrm{OneError} = \frac{1}{N'} \sum_{n}
+            I\big(\max_{\lambda \in y_n} s_{n,\lambda}
+                   < \max_{\lambda} s_{n,\lambda}\big)
+
+    Rows without any relevant label (or with zero weight) are left out (the
+    measure assumes each row has a label); with no such row at all the error
+    is 0. With ``sample_weight``, the mean over rows is weighted.
 
     Examples
     --------
@@ -597,7 +715,9 @@ _REPORT = (
 def multilabel_report(
     y_true, y_pred, y_score=None, *, sample_weight=None, output_dict=False, digits=4
 ):
-    """All multi-label metrics at once, as text (like ``classification_report``) or a dict.
+    """Compute all multi-label metrics at once, as text or as a dict.
+
+    The text is a table like ``sklearn.metrics.classification_report``'s.
 
     Parameters
     ----------
@@ -704,6 +824,25 @@ class MultilabelScorer:
         ``(n, 2)`` arrays some estimators return for multi-label y).
     sign : {1, -1}
         -1 for lower-is-better metrics, so the scorer is higher-is-better.
+
+    See Also
+    --------
+    get_scorer : A scorer by name.
+    make_scoring : A dict of scorers for ``cross_validate`` or ``GridSearchCV``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_multilabel_classification
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn_zlpr.metrics import MultilabelScorer, ranking_loss
+    >>> X, Y = make_multilabel_classification(n_samples=60, random_state=0)
+    >>> knn = KNeighborsClassifier().fit(X, Y)
+    >>> scorer = MultilabelScorer(
+    ...     "neg_ranking_loss", ranking_loss, "decision_function", sign=-1
+    ... )
+    >>> score = scorer(knn, X, Y)
+    >>> -1 <= score <= 0
+    True
     """
 
     def __init__(self, name, metric, response_method, sign):
@@ -713,6 +852,36 @@ class MultilabelScorer:
         self.sign = sign
 
     def __call__(self, estimator, X, y_true, sample_weight=None):
+        """Score a fitted estimator on X against y_true.
+
+        Parameters
+        ----------
+        estimator : estimator object
+            A fitted multi-label estimator with ``predict`` (set metrics), or
+            with ``decision_function`` or ``predict_proba`` (ranking metrics).
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or list of str
+            The samples, in whatever form ``estimator`` takes.
+        y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+            True indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        score : float
+            ``sign`` times the metric: higher is better.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_multilabel_classification
+        >>> from sklearn.neighbors import KNeighborsClassifier
+        >>> from sklearn_zlpr.metrics import example_f1_score, get_scorer
+        >>> X, Y = make_multilabel_classification(n_samples=60, random_state=0)
+        >>> knn = KNeighborsClassifier().fit(X, Y)
+        >>> scorer = get_scorer("example_f1")
+        >>> scorer(knn, X, Y) == example_f1_score(Y, knn.predict(X))
+        True
+        """
         if self.response_method == "predict":
             out = _to_indicator(estimator.predict(X))
         else:
@@ -740,11 +909,17 @@ _SCORERS = {
 
 
 def get_scorer_names():
-    """Names accepted by :func:`get_scorer` and :func:`make_scoring`.
+    """Get the names accepted by :func:`get_scorer` and :func:`make_scoring`.
 
     Returns
     -------
     names : list of str
+        The scorer names: the higher-is-better metrics under their own name and
+        the lower-is-better ones negated, as ``neg_*``.
+
+    See Also
+    --------
+    get_scorer : A scorer by name.
 
     Examples
     --------
@@ -768,6 +943,11 @@ def get_scorer(name):
     scorer : MultilabelScorer
         Callable as ``scorer(estimator, X, y_true)``; higher is better.
 
+    See Also
+    --------
+    get_scorer_names : The accepted names.
+    make_scoring : Several scorers at once.
+
     Examples
     --------
     >>> from sklearn_zlpr.metrics import get_scorer
@@ -783,7 +963,7 @@ def get_scorer(name):
 
 
 def make_scoring(names=None):
-    """A dict of scorers for ``cross_validate`` or ``GridSearchCV(scoring=...)``.
+    """Return a dict of scorers for ``cross_validate`` or ``GridSearchCV(scoring=...)``.
 
     Parameters
     ----------
@@ -794,6 +974,10 @@ def make_scoring(names=None):
     -------
     scoring : dict
         ``{name: scorer}``; use a name as ``GridSearchCV(refit=name)``.
+
+    See Also
+    --------
+    get_scorer : One scorer by name.
 
     Examples
     --------
