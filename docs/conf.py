@@ -30,6 +30,7 @@ extensions = [
     "myst_parser",
     "sphinx_gallery.gen_gallery",
     "sphinx_copybutton",
+    "sphinxarg.ext",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -40,6 +41,11 @@ exclude_patterns = ["_build", "benchmarks/*/log.txt", "**.ipynb_checkpoints"]
 # -- MyST (the guide pages are Markdown) ------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
+# Links that are not documents resolve in these domains only (sphinx-argparse
+# adds a domain that cannot resolve MyST's "any" references).
+myst_ref_domains = ["std", "py", "math"]
+# Smart quotes, but keep "--" as two hyphens: the CLI page is full of options.
+smartquotes_action = "qe"
 
 # -- autodoc / autosummary / numpydoc ----------------------------------------
 autosummary_generate = True

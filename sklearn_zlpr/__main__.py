@@ -292,6 +292,39 @@ def main(argv=None):
     status : int
         The exit code, 0 on success.
     """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {
+        "benchmark": _run_benchmark,
+        "fit": _fit,
+        "predict": _predict,
+        "evaluate": _evaluate,
+    }
+    if args.command in handlers:
+        try:
+            return handlers[args.command](args)
+        except (OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
+    X_train, X_test, Y_train, Y_test = make_problem(args.seed, args.quick)
+    print(
+        f"Embedded GoEmotions sample: {X_train.shape[0]} train / "
+        f"{X_test.shape[0]} test comments, {X_train.shape[1]} TF-IDF features, "
+        f"{Y_train.shape[1]} labels (seed {args.seed}"
+        f"{', quick' if args.quick else ''})."
+    )
+    results = {}
+    models = make_models(args.seed, args.quick)
+    for i, (name, model) in enumerate(models.items(), 1):
+        print(f"[{i}/{len(models)}] fitting {name} ...", file=sys.stderr, flush=True)
+        results[name] = evaluate(model, X_train, Y_train, X_test, Y_test)
+    print(format_table(results))
+    return 0
+
+
+def build_parser():
+    """Build the command-line parser (also read by the docs' CLI page)."""
     parser = argparse.ArgumentParser(
         prog="sklearn-zlpr", description=__doc__.splitlines()[0]
     )
@@ -376,34 +409,7 @@ def main(argv=None):
     ev.add_argument("--model", required=True, help="a file written by 'fit'")
     ev.add_argument("--test", required=True, nargs="+", help="JSONL file(s) to score")
     ev.add_argument("--unknown-labels", default="error", choices=["error", "ignore"])
-    args = parser.parse_args(argv)
-    handlers = {
-        "benchmark": _run_benchmark,
-        "fit": _fit,
-        "predict": _predict,
-        "evaluate": _evaluate,
-    }
-    if args.command in handlers:
-        try:
-            return handlers[args.command](args)
-        except (OSError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-
-    X_train, X_test, Y_train, Y_test = make_problem(args.seed, args.quick)
-    print(
-        f"Embedded GoEmotions sample: {X_train.shape[0]} train / "
-        f"{X_test.shape[0]} test comments, {X_train.shape[1]} TF-IDF features, "
-        f"{Y_train.shape[1]} labels (seed {args.seed}"
-        f"{', quick' if args.quick else ''})."
-    )
-    results = {}
-    models = make_models(args.seed, args.quick)
-    for i, (name, model) in enumerate(models.items(), 1):
-        print(f"[{i}/{len(models)}] fitting {name} ...", file=sys.stderr, flush=True)
-        results[name] = evaluate(model, X_train, Y_train, X_test, Y_test)
-    print(format_table(results))
-    return 0
+    return parser
 
 
 if __name__ == "__main__":
