@@ -45,7 +45,14 @@ from ._hf import (
 )
 from ._modules import ACTIVATIONS, DenseMLP, SparseMLP, TransformerMLP
 from ._net import ZLPRNet
-from .losses import LOSSES, SoftZLPRLoss, ZLPRLoss, get_loss, prediction_rule
+from .losses import (
+    _SOFT_TARGETS,
+    LOSSES,
+    SoftZLPRLoss,
+    ZLPRLoss,
+    get_loss,
+    prediction_rule,
+)
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -55,18 +62,8 @@ _OPTIMIZERS = {
 
 #: Losses that accept soft targets (names and module class names).
 _SOFT_LOSSES = {
-    "soft_zlpr",
-    "bce",
-    "focal",
-    "dice1",
-    "dice2",
-    "asl",
-    "SoftZLPRLoss",
-    "BCELoss",
-    "FocalLoss",
-    "Dice1Loss",
-    "Dice2Loss",
-    "ASLLoss",
+    *_SOFT_TARGETS,
+    *(type(get_loss(name)).__name__ for name in _SOFT_TARGETS),
 }
 
 _EXPECTED_Y = (

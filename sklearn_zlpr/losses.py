@@ -1593,6 +1593,9 @@ _REGISTRY = {
 #: Names accepted by :func:`get_loss` and ``ZLPRClassifier(loss=...)``.
 LOSSES = tuple(_REGISTRY)
 
+# The losses that accept soft targets in [0, 1] (label smoothing needs one).
+_SOFT_TARGETS = {"soft_zlpr", "bce", "focal", "dice1", "dice2", "asl"}
+
 # The modules' ``forward`` docstrings: one template, filled in per loss (so that
 # each ``forward`` has its own numpydoc docstring with a runnable example).
 _FORWARD_DOC = """Compute the loss of the scores ``input`` against ``target``.
@@ -1628,7 +1631,6 @@ _FORWARD_DOC = """Compute the loss of the scores ``input`` against ``target``.
     """
 _HARD = "Binary relevance (``target > 0.5`` is positive)."
 _SOFT = "Targets in [0, 1] (soft targets are accepted)."
-_SOFT_TARGETS = {"soft_zlpr", "bce", "focal", "dice1", "dice2", "asl"}
 _PER_SAMPLE = (
     "A scalar, or the per-sample losses of shape ``(n_samples,)`` when\n"
     '        ``reduction="none"``.'
