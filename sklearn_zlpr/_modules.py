@@ -18,20 +18,18 @@ ACTIVATIONS = {
 
 
 class _Head(nn.Module):
-    """Activation and dropout after the input projection, hidden layers, output."""
+    """The layers after the first: (activation,) dropout, linear, for each width.
 
-    def __init__(
-        self,
-        in_dim,
-        n_labels,
-        hidden_layer_sizes,
-        activation,
-        dropout,
-        input_activation=True,
-    ):
+    ``widths`` are the output widths of the linear layers, the last one the
+    number of labels; no width gives the identity (the first layer's output
+    is the score). ``input_activation=False`` skips the activation before the
+    first of these layers (a transformer's pooled vector needs none).
+    """
+
+    def __init__(self, in_dim, widths, activation, dropout, input_activation=True):
         super().__init__()
         layers = []
-        for i, width in enumerate((*hidden_layer_sizes, n_labels)):
+        for i, width in enumerate(widths):
             if i > 0 or input_activation:
                 layers.append(ACTIVATIONS[activation]())
             layers += [nn.Dropout(dropout), nn.Linear(in_dim, width)]
@@ -52,23 +50,25 @@ def _init_projection(weight, bias, n_features):
 
 
 class SparseMLP(nn.Module):
-    """Sum-mode embedding bag over sparse rows, then an MLP head.
+    """An MLP over sparse rows whose first layer is a sum-mode embedding bag.
 
     ``EmbeddingBag(mode="sum")`` with the matrix values as per-sample weights is
     exactly ``X @ W`` for a CSR matrix ``X``, computed from its non-zeros only.
+    The bag is the first hidden layer (width ``hidden_layer_sizes[0]``); with no
+    hidden layer it maps straight to the label scores (a linear model).
 
     Parameters
     ----------
     n_features : int
         Number of columns of X.
     n_labels : int
-    embedding_dim : int
     hidden_layer_sizes : tuple of int
+        Widths of the hidden layers, the embedding bag's first.
     activation : str
     dropout : float
     sparse : bool, default=False
         Sparse gradients for the embedding table: a backward pass then costs
-        O(batch non-zeros x embedding_dim) instead of O(table rows x embedding_dim).
+        O(batch non-zeros x width) instead of O(table rows x width).
     columns : array-like of int or None, default=None
         The columns of X that get a row of the embedding table (sorted). None
         gives every column a row. With a subset (the columns seen in training)
@@ -82,7 +82,6 @@ class SparseMLP(nn.Module):
         self,
         n_features,
         n_labels,
-        embedding_dim,
         hidden_layer_sizes,
         activation,
         dropout,
@@ -90,6 +89,8 @@ class SparseMLP(nn.Module):
         columns=None,
     ):
         super().__init__()
+        widths = (*hidden_layer_sizes, n_labels)
+        embedding_dim = widths[0]
         if columns is None:
             n_rows, padding_idx = n_features, None
             self.column_index = None
@@ -113,9 +114,7 @@ class SparseMLP(nn.Module):
         if padding_idx is not None:
             with torch.no_grad():
                 self.embedding.weight[padding_idx].zero_()
-        self.head = _Head(
-            embedding_dim, n_labels, hidden_layer_sizes, activation, dropout
-        )
+        self.head = _Head(embedding_dim, widths[1:], activation, dropout)
 
     def sparse_parameter_names(self):
         """Names of the parameters that receive sparse gradients."""
@@ -129,14 +128,14 @@ class SparseMLP(nn.Module):
 
 
 class DenseMLP(nn.Module):
-    """Linear input projection over dense rows, then the same head as SparseMLP.
+    """The same MLP as :class:`SparseMLP` over dense rows (a linear first layer).
 
     Parameters
     ----------
     n_features : int
     n_labels : int
-    embedding_dim : int
     hidden_layer_sizes : tuple of int
+        Widths of the hidden layers; none gives a linear model.
     activation : str
     dropout : float
     """
@@ -145,18 +144,16 @@ class DenseMLP(nn.Module):
         self,
         n_features,
         n_labels,
-        embedding_dim,
         hidden_layer_sizes,
         activation,
         dropout,
     ):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(n_features, embedding_dim))
-        self.bias = nn.Parameter(torch.empty(embedding_dim))
+        widths = (*hidden_layer_sizes, n_labels)
+        self.weight = nn.Parameter(torch.empty(n_features, widths[0]))
+        self.bias = nn.Parameter(torch.empty(widths[0]))
         _init_projection(self.weight, self.bias, n_features)
-        self.head = _Head(
-            embedding_dim, n_labels, hidden_layer_sizes, activation, dropout
-        )
+        self.head = _Head(widths[0], widths[1:], activation, dropout)
 
     def forward(self, X):
         return self.head(torch.addmm(self.bias, X, self.weight))
@@ -175,6 +172,7 @@ class TransformerMLP(nn.Module):
         A local model directory or hub name for ``AutoModel.from_pretrained``.
     n_labels : int
     hidden_layer_sizes : tuple of int
+        Widths of the head's hidden layers after the pooled vector.
     activation : str
     dropout : float
     pooling : {"mean", "cls"}
@@ -201,8 +199,7 @@ class TransformerMLP(nn.Module):
             self.encoder.requires_grad_(False)
         self.head = _Head(
             self.encoder.config.hidden_size,
-            n_labels,
-            hidden_layer_sizes,
+            (*hidden_layer_sizes, n_labels),
             activation,
             dropout,
             input_activation=False,

@@ -3,6 +3,7 @@
 import torch
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
+from skorch.utils import TeeGenerator
 
 from ._data import SparseBatch, TextBatch
 from .losses import prediction_rule, rdrop_divergence
@@ -86,15 +87,35 @@ class ZLPRNet(NeuralNet):
         )
         return self
 
-    def _step_optimizer(self, step_fn):
-        # skorch passes the forward/backward closure to every optimizer's
-        # step(), which would run it once per optimizer (and the second time
-        # on parameters the first optimizer already moved). With several
-        # optimizers (none of which needs a closure), run it once.
-        if step_fn is not None and len(self._optimizers) > 1:
-            step_fn()
-            step_fn = None
-        super()._step_optimizer(step_fn)
+    def optimizers(self):
+        """The initialised optimizers: ``optimizer_``, then ``optimizer_sparse_``."""
+        names = ("optimizer_", "optimizer_sparse_")
+        return [getattr(self, name) for name in names if hasattr(self, name)]
+
+    def train_step(self, batch, **fit_params):
+        """One optimisation step on ``batch``, for one optimizer or two.
+
+        With one optimizer this is skorch's step. With the sparse embedding
+        table's own optimizer as well, the forward and backward pass runs once
+        and each optimizer then steps without a closure: skorch would hand the
+        closure to every optimizer, which would run it once per optimizer, the
+        second time on parameters the first had already moved.
+        """
+        optimizers = self.optimizers()
+        if len(optimizers) == 1:
+            return super().train_step(batch, **fit_params)
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
+        step = self.train_step_single(batch, **fit_params)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        for optimizer in optimizers:
+            optimizer.step()
+        return step
 
     def infer(self, x, **fit_params):
         x = x.to(self.device)

@@ -12,9 +12,9 @@ Conventions
   written in terms of ``p = sigmoid(s)``, computed stably inside).
 * ``target`` has the same shape, 1 for a relevant label and 0 otherwise.
   ``soft_zlpr``, ``bce``, ``focal``, ``asl``, ``dice1`` and ``dice2`` also accept
-  soft targets in [0, 1]; the ranking losses (``rank_hinge``, ``warp``,
-  ``bpmll``, ``lsep``, ``lsep_sampled``) and ``zlpr``/``tlpr`` use hard targets
-  ``target > 0.5``.
+  soft targets in [0, 1] (their class attribute ``accepts_soft_targets`` is
+  True); the ranking losses (``rank_hinge``, ``warp``, ``bpmll``, ``lsep``,
+  ``lsep_sampled``) and ``zlpr``/``tlpr`` use hard targets ``target > 0.5``.
 * Call order follows :mod:`torch.nn`: ``loss(input, target)``.
 * ``reduction`` is one of ``"mean"`` (average of the per-sample values over the
   batch), ``"sum"`` or ``"none"`` (the per-sample values, shape ``(n_samples,)``).
@@ -28,16 +28,30 @@ Conventions
   factorisation; the hinge losses (``rank_hinge``, ``warp``) are O(L log K) for K
   positives through sorting the positives and binary search; ``lsep_sampled``
   builds ``(n_samples, n_pairs)``.
-* Each loss module declares how a classifier turns its scores into decisions and
-  probabilities (see :func:`prediction_rule`): ``decision_threshold`` (predict
-  ``s > threshold``; ``None`` for pure ranking losses, which have no natural
-  threshold) and ``proba_scale`` / ``proba_offset`` (``predict_proba =
-  sigmoid(proba_scale * (s - proba_offset))``).
+* Each loss module declares its capabilities as class attributes, which a
+  classifier reads without building the loss (user modules without them get
+  the defaults, in parentheses):
+
+  - ``decision_threshold`` (0.0): predict ``s > threshold``; ``None`` for the
+    pure ranking losses, which have no natural threshold. ``proba_scale`` (1.0)
+    and ``proba_offset`` (0.0): ``predict_proba = sigmoid(proba_scale * (s -
+    proba_offset))``; TLPR's depend on ``s0``. See :func:`prediction_rule`.
+  - ``accepts_soft_targets`` (False): the loss takes targets in [0, 1]; label
+    smoothing needs it.
+  - ``supports_label_weight`` (False): the loss takes per-label weights, as the
+    constructor argument ``label_weight`` (``ZLPRLoss(label_weight=w)``),
+    stored as a float32 buffer that follows ``.to(device)``.
+  - ``batch_level`` (False): the loss has no per-sample value (``dice2``), so
+    no ``reduction="none"`` and no sample weights.
+* The log-sum-exp core is compiled with :func:`torch.compile` for 512 labels
+  and more in float32 (``SKLEARN_ZLPR_COMPILE=0`` turns this off); where the
+  compiler fails it runs eagerly, with a warning.
 
 Equation numbers refer to Su et al., "ZLPR: A Novel Loss for Multi-label
 Classification" (arXiv:2208.02955).
 """
 
+import copy
 import os
 import warnings
 
@@ -147,34 +161,38 @@ def _lse_core_eager(s, target, one, hard, s0, weight=None):
 #: Label count from which the compiled core is used (below it, compiling
 #: gains nothing and its start-up cost dominates).
 _COMPILE_MIN_LABELS = 512
-_compiled_core = {"fn": None, "failed": False}
 
 
-def _compiled_lse_core():
-    """The core compiled with :func:`torch.compile`, or None where unavailable."""
-    if _compiled_core["failed"] or os.environ.get("SKLEARN_ZLPR_COMPILE", "1") == "0":
-        return None
-    if _compiled_core["fn"] is None:
-        try:
-            _compiled_core["fn"] = torch.compile(_lse_core_eager, dynamic=True)
-        except Exception:  # noqa: BLE001 - any failure means: no compiler here
-            _compiled_core["failed"] = True
-            return None
-    return _compiled_core["fn"]
+# The compiled core keeps no state of ours: no module-level cache or flag.
+# * A wrapper built once at import would be simplest, but ``torch.compile``
+#   imports torch._dynamo and torch._inductor: about +3 s on
+#   ``import sklearn_zlpr`` (measured 3.9 s -> 7.1 s, torch 2.13, 2 CPU cores).
+# * So the wrapper is rebuilt per call (about 1 ms). The compiled graphs live in
+#   torch's own cache, keyed by the code object of ``_lse_core_eager``: a new
+#   wrapper reuses them, it does not recompile.
+# * ``suppress_errors``: when the compiler fails (no C++ compiler, no triton),
+#   torch logs the error, runs the function eagerly and remembers, in that same
+#   cache, to skip it from then on. Without it every call would retry the
+#   failed compilation (0.7 s per call measured without a C++ compiler).
+def _compiled_lse_core(s, target, one, hard, s0, weight):
+    """Run :func:`_lse_core_eager` compiled with :func:`torch.compile`."""
+    import torch._dynamo  # here, not at the top: importing it costs seconds
+
+    with torch._dynamo.config.patch(suppress_errors=True):
+        compiled = torch.compile(_lse_core_eager, dynamic=True)
+        return compiled(s, target, one, hard, s0, weight)
 
 
 def _lse_core_forward(s, target, one, hard, s0, weight=None):
-    use_compiled = (
+    if (
         s.shape[1] >= _COMPILE_MIN_LABELS
         and s.dtype == torch.float32
+        and os.environ.get("SKLEARN_ZLPR_COMPILE", "1") != "0"
         and not torch.compiler.is_compiling()
-    )
-    fn = _compiled_lse_core() if use_compiled else None
-    if fn is not None:
+    ):
         try:
-            return fn(s, target, one, hard, s0, weight)
-        except Exception as exc:  # noqa: BLE001 - no C++ compiler, device, ...
-            _compiled_core["failed"] = True
+            return _compiled_lse_core(s, target, one, hard, s0, weight)
+        except Exception as exc:  # noqa: BLE001 - no compiler, device, ...
             warnings.warn(
                 f"torch.compile is not usable here ({type(exc).__name__}: {exc}); "
                 "sklearn_zlpr losses fall back to eager PyTorch. Set "
@@ -1114,8 +1132,50 @@ def rdrop_divergence(input, other, scale=2.0, reduction="mean"):
 
 # --------------------------------------------------------------------------
 # Modules
+def _label_weight_tensor(label_weight):
+    """Validate a ``label_weight`` argument: None, or a float32 tensor (n_labels,)."""
+    if label_weight is None:
+        return None
+    try:
+        weight = torch.as_tensor(label_weight, dtype=torch.float32).detach().clone()
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(
+            "label_weight must be None or a 1-D array of positive finite numbers "
+            f"(one per label); got {label_weight!r}."
+        ) from exc
+    if weight.ndim != 1 or weight.numel() == 0:
+        raise ValueError(
+            "label_weight must be a 1-D array of shape (n_labels,), one weight per "
+            f"label; got shape {tuple(weight.shape)}."
+        )
+    if not torch.isfinite(weight).all() or (weight <= 0).any():
+        raise ValueError(
+            "label_weight must hold finite positive numbers; got "
+            f"{_format_weights(weight)}."
+        )
+    return weight
+
+
+def _format_weights(weight):
+    """``[1, 2.5, 3]``; long vectors elided to their first and last values."""
+    n = weight.numel()
+    if weight.is_meta:  # no values to show
+        return f"[...] ({n} labels)"
+    shown = weight.tolist() if n <= 6 else weight[:3].tolist() + weight[-2:].tolist()
+    values = [f"{v:.6g}" for v in shown]
+    if n > 6:
+        values[3:3] = ["..."]
+        return f"[{', '.join(values)}] ({n} labels)"
+    return f"[{', '.join(values)}]"
+
+
 class _Loss(nn.Module):
-    """Base class: stores ``reduction`` and the loss's prediction rule."""
+    """Base class: stores ``reduction`` and declares the loss's capabilities.
+
+    The capabilities are class attributes, so that a caller can read them from
+    the class without building the loss (``loss_class("bce").batch_level``). A
+    user module that lacks them gets the defaults below.
+    """
 
     #: predict ``s > decision_threshold``; None: no natural threshold.
     decision_threshold = 0.0
@@ -1124,8 +1184,10 @@ class _Loss(nn.Module):
     proba_offset = 0.0
     #: a batch-level loss has no per-sample value (and so no sample weights).
     batch_level = False
-    #: the loss accepts per-label weights (``label_weight``).
+    #: the loss takes per-label weights (a ``label_weight`` argument and buffer).
     supports_label_weight = False
+    #: the loss accepts soft targets in [0, 1] (label smoothing needs one).
+    accepts_soft_targets = False
 
     def __init__(self, reduction="mean"):
         super().__init__()
@@ -1139,9 +1201,6 @@ class _Loss(nn.Module):
                 "not available; use 'mean' or 'sum'."
             )
         self.reduction = reduction
-        # Per-label weights (set by ZLPRClassifier(label_weights=...)); a
-        # buffer, so it follows the module's device.
-        self.register_buffer("label_weight", None)
 
     def extra_repr(self):
         """Return the module's parameters as shown in its ``repr``.
@@ -1156,11 +1215,29 @@ class _Loss(nn.Module):
         >>> from sklearn_zlpr.losses import ZLPRLoss
         >>> ZLPRLoss(reduction="sum").extra_repr()
         "reduction='sum'"
+        >>> ZLPRLoss(label_weight=[1.0, 2.5]).extra_repr()
+        "reduction='mean', label_weight=[1, 2.5]"
         """
-        return f"reduction={self.reduction!r}"
+        extra = f"reduction={self.reduction!r}"
+        weight = getattr(self, "label_weight", None)
+        if weight is not None:
+            extra += f", label_weight={_format_weights(weight)}"
+        return extra
 
 
-class ZLPRLoss(_Loss):
+class _LabelWeightedLoss(_Loss):
+    """Base class of the losses that take per-label weights."""
+
+    supports_label_weight = True
+
+    def __init__(self, reduction="mean", label_weight=None):
+        super().__init__(reduction)
+        # A buffer: it follows the module's device and dtype (``.to``), and
+        # ZLPRClassifier(label_weights=...) replaces it on its copy of the loss.
+        self.register_buffer("label_weight", _label_weight_tensor(label_weight))
+
+
+class ZLPRLoss(_LabelWeightedLoss):
     """Module form of :func:`zlpr_loss` (paper Eq. 1).
 
     Predictions use the paper's zero bound ``s > 0`` and probabilities
@@ -1170,6 +1247,10 @@ class ZLPRLoss(_Loss):
     ----------
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
+    label_weight : array-like of shape (n_labels,), default=None
+        Positive finite per-label weights, each multiplying its label's
+        exponential inside the log-sum-exp. Stored as the float32 buffer
+        ``label_weight``, so it follows ``.to(device)``.
 
     Examples
     --------
@@ -1178,11 +1259,11 @@ class ZLPRLoss(_Loss):
     >>> loss = ZLPRLoss()
     >>> loss(torch.zeros(2, 3), torch.tensor([[1.0, 0, 0], [0, 0, 0]])).item() > 0
     True
+    >>> ZLPRLoss(label_weight=[1.0, 2.0, 1.0]).label_weight
+    tensor([1., 2., 1.])
     """
 
     proba_scale = 2.0
-
-    supports_label_weight = True
 
     def forward(self, input, target):
         return zlpr_loss(
@@ -1190,7 +1271,7 @@ class ZLPRLoss(_Loss):
         )
 
 
-class TLPRLoss(_Loss):
+class TLPRLoss(_LabelWeightedLoss):
     """Module form of :func:`tlpr_loss` (paper Eq. 6).
 
     Predictions use ``s > s0`` and probabilities ``sigmoid(2 (s - s0))``.
@@ -1201,6 +1282,10 @@ class TLPRLoss(_Loss):
         The threshold score.
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
+    label_weight : array-like of shape (n_labels,), default=None
+        Positive finite per-label weights, each multiplying its label's
+        exponential inside the log-sum-exp. Stored as the float32 buffer
+        ``label_weight``, so it follows ``.to(device)``.
 
     Examples
     --------
@@ -1211,8 +1296,8 @@ class TLPRLoss(_Loss):
 
     proba_scale = 2.0
 
-    def __init__(self, s0=0.0, reduction="mean"):
-        super().__init__(reduction)
+    def __init__(self, s0=0.0, reduction="mean", label_weight=None):
+        super().__init__(reduction, label_weight)
         self.s0 = float(s0)
 
     @property
@@ -1222,8 +1307,6 @@ class TLPRLoss(_Loss):
     @property
     def proba_offset(self):
         return self.s0
-
-    supports_label_weight = True
 
     def forward(self, input, target):
         return tlpr_loss(
@@ -1249,16 +1332,20 @@ class TLPRLoss(_Loss):
         >>> TLPRLoss(s0=0.5).extra_repr()
         "s0=0.5, reduction='mean'"
         """
-        return f"s0={self.s0}, reduction={self.reduction!r}"
+        return f"s0={self.s0}, {super().extra_repr()}"
 
 
-class SoftZLPRLoss(_Loss):
+class SoftZLPRLoss(_LabelWeightedLoss):
     """Module form of :func:`soft_zlpr_loss` (paper Eq. 31), soft targets.
 
     Parameters
     ----------
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
+    label_weight : array-like of shape (n_labels,), default=None
+        Positive finite per-label weights, each multiplying its label's
+        exponential inside the log-sum-exp. Stored as the float32 buffer
+        ``label_weight``, so it follows ``.to(device)``.
 
     Examples
     --------
@@ -1269,8 +1356,7 @@ class SoftZLPRLoss(_Loss):
     """
 
     proba_scale = 2.0
-
-    supports_label_weight = True
+    accepts_soft_targets = True
 
     def forward(self, input, target):
         return soft_zlpr_loss(
@@ -1278,7 +1364,7 @@ class SoftZLPRLoss(_Loss):
         )
 
 
-class BCELoss(_Loss):
+class BCELoss(_LabelWeightedLoss):
     """Module form of :func:`bce_loss` (paper Eq. 14).
 
     Predictions use ``s > 0`` and probabilities ``sigmoid(s)``.
@@ -1287,6 +1373,10 @@ class BCELoss(_Loss):
     ----------
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample losses are combined.
+    label_weight : array-like of shape (n_labels,), default=None
+        Positive finite per-label weights, each multiplying its label's
+        cross-entropy term. Stored as the float32 buffer ``label_weight``, so
+        it follows ``.to(device)``.
 
     Examples
     --------
@@ -1296,7 +1386,7 @@ class BCELoss(_Loss):
     torch.Size([2])
     """
 
-    supports_label_weight = True
+    accepts_soft_targets = True
 
     def forward(self, input, target):
         return bce_loss(
@@ -1320,6 +1410,8 @@ class FocalLoss(_Loss):
     >>> FocalLoss().gamma
     2.0
     """
+
+    accepts_soft_targets = True
 
     def __init__(self, gamma=2.0, reduction="mean"):
         super().__init__(reduction)
@@ -1345,6 +1437,8 @@ class Dice1Loss(_Loss):
     >>> Dice1Loss().gamma
     1.0
     """
+
+    accepts_soft_targets = True
 
     def __init__(self, gamma=1.0, reduction="mean"):
         super().__init__(reduction)
@@ -1372,6 +1466,7 @@ class Dice2Loss(_Loss):
     """
 
     batch_level = True
+    accepts_soft_targets = True
 
     def __init__(self, gamma=1.0, reduction="mean"):
         super().__init__(reduction)
@@ -1555,6 +1650,8 @@ class ASLLoss(_Loss):
     0.05
     """
 
+    accepts_soft_targets = True
+
     def __init__(self, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, reduction="mean"):
         super().__init__(reduction)
         if not 0.0 <= clip < 1.0:
@@ -1592,9 +1689,6 @@ _REGISTRY = {
 
 #: Names accepted by :func:`get_loss` and ``ZLPRClassifier(loss=...)``.
 LOSSES = tuple(_REGISTRY)
-
-# The losses that accept soft targets in [0, 1] (label smoothing needs one).
-_SOFT_TARGETS = {"soft_zlpr", "bce", "focal", "dice1", "dice2", "asl"}
 
 # The modules' ``forward`` docstrings: one template, filled in per loss (so that
 # each ``forward`` has its own numpydoc docstring with a runnable example).
@@ -1635,17 +1729,14 @@ _PER_SAMPLE = (
     "A scalar, or the per-sample losses of shape ``(n_samples,)`` when\n"
     '        ``reduction="none"``.'
 )
-_WEIGHT = (
-    " and its ``label_weight`` buffer (set by\n"
-    "    ``ZLPRClassifier(label_weights=...)``)"
-)
+_WEIGHT = " and its ``label_weight`` buffer"
 for _name, _module in _REGISTRY.items():
     # Each module defines its own forward (KeyError otherwise).
     vars(_module)["forward"].__doc__ = _FORWARD_DOC.format(
         module=_module.__name__,
         function=f"{_name}_loss",
         weight=_WEIGHT if _module.supports_label_weight else "",
-        target=_SOFT if _name in _SOFT_TARGETS else _HARD,
+        target=_SOFT if _module.accepts_soft_targets else _HARD,
         returns="A scalar, the loss of the batch."
         if _module.batch_level
         else _PER_SAMPLE,
@@ -1661,7 +1752,8 @@ def get_loss(name, **params):
     name : str
         One of :data:`LOSSES`.
     **params
-        Passed to the loss module, e.g. ``reduction="sum"`` or ``s0=0.5``.
+        Passed to the loss module, e.g. ``reduction="sum"``, ``s0=0.5`` or
+        ``label_weight=[1.0, 2.0]``.
 
     Returns
     -------
@@ -1675,10 +1767,47 @@ def get_loss(name, **params):
     ZLPRLoss(reduction='mean')
     >>> get_loss("tlpr", s0=0.5)
     TLPRLoss(s0=0.5, reduction='mean')
+    >>> get_loss("zlpr", label_weight=[1, 2])
+    ZLPRLoss(reduction='mean', label_weight=[1, 2])
     """
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"Unknown loss {name!r}; expected one of {LOSSES}.")
-    return _REGISTRY[name](**params)
+    return loss_class(name)(**params)
+
+
+def loss_class(loss):
+    """Return the class of a loss given by name, class or module.
+
+    Its capability attributes (``accepts_soft_targets``, ``batch_level``,
+    ``supports_label_weight``, ...) can then be read without building the
+    loss. Not part of the public API (not in ``__all__``).
+
+    Parameters
+    ----------
+    loss : str, type or torch.nn.Module
+        A name of :data:`LOSSES`, a loss class or a loss module.
+
+    Returns
+    -------
+    cls : type
+        The registered class of the name, the class itself, or the module's
+        type.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.losses import BCELoss, loss_class
+    >>> loss_class("soft_zlpr").accepts_soft_targets
+    True
+    >>> loss_class(BCELoss()) is BCELoss
+    True
+    """
+    if isinstance(loss, str):
+        if loss not in _REGISTRY:
+            raise ValueError(f"Unknown loss {loss!r}; expected one of {LOSSES}.")
+        return _REGISTRY[loss]
+    if isinstance(loss, type):
+        return loss
+    if isinstance(loss, nn.Module):
+        return type(loss)
+    raise ValueError(f"Unknown loss {loss!r}; expected one of {LOSSES}.")
 
 
 def prediction_rule(loss):
@@ -1713,3 +1842,137 @@ def prediction_rule(loss):
         "proba_scale": float(getattr(loss, "proba_scale", 1.0)),
         "proba_offset": float(getattr(loss, "proba_offset", 0.0)),
     }
+
+
+def make_criterion(
+    loss, *, n_labels, label_smoothing=0.0, label_weight=None, sample_weighted=False
+):
+    """Return a new loss module for training: the criterion of a classifier.
+
+    The input ``loss`` is never modified: a name builds a new module and a
+    module is deep-copied. Not part of the public API (not in ``__all__``);
+    ``ZLPRClassifier`` calls it with its own parameters, and the error messages
+    name them (``label_weights``, ``sample_weight``).
+
+    Parameters
+    ----------
+    loss : str or torch.nn.Module
+        A name of :data:`LOSSES` or a module called as ``loss(input, target)``.
+        Modules without the capability attributes of the package's losses
+        (``accepts_soft_targets``, ``supports_label_weight``, ``batch_level``)
+        are taken not to have those capabilities.
+    n_labels : int
+        Number of labels (columns of the targets).
+    label_smoothing : float, default=0.0
+        If positive, the criterion must accept soft targets: ``"zlpr"`` (or a
+        :class:`ZLPRLoss`, not a subclass) becomes :class:`SoftZLPRLoss` (paper
+        Eq. 31), with the same ``label_weight``; any other loss whose class
+        does not accept soft targets raises a ``ValueError``.
+    label_weight : array-like of shape (n_labels,), default=None
+        Positive finite per-label weights set on the criterion (its
+        ``label_weight`` buffer). The loss must support label weights, and must
+        not carry weights of its own already.
+    sample_weighted : bool, default=False
+        Whether the training weights samples. The criterion returns per-sample
+        values (its ``reduction`` becomes ``"none"``), except a batch-level loss,
+        which keeps its reduction and cannot weight samples (``TypeError``). A
+        module without a ``reduction`` attribute is kept as it is, and cannot
+        weight samples either (``TypeError``).
+
+    Returns
+    -------
+    criterion : torch.nn.Module
+        A new loss module.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.losses import ZLPRLoss, make_criterion
+    >>> loss = ZLPRLoss()
+    >>> make_criterion(loss, n_labels=2, label_smoothing=0.1, label_weight=[1, 2])
+    SoftZLPRLoss(reduction='none', label_weight=[1, 2])
+    >>> loss
+    ZLPRLoss(reduction='mean')
+    """
+    if isinstance(loss, str):
+        criterion = get_loss(loss)
+    elif isinstance(loss, nn.Module):
+        criterion = copy.deepcopy(loss)
+    else:
+        raise TypeError(
+            f"loss must be a name of LOSSES or a torch.nn.Module; got {loss!r}."
+        )
+
+    if label_smoothing > 0:
+        if type(criterion) is ZLPRLoss:  # ZLPR for soft labels (paper Eq. 31)
+            criterion = SoftZLPRLoss(
+                reduction=criterion.reduction, label_weight=criterion.label_weight
+            )
+        if not getattr(type(criterion), "accepts_soft_targets", False):
+            names = sorted(
+                [name for name, cls in _REGISTRY.items() if cls.accepts_soft_targets]
+                + ["zlpr"]
+            )
+            raise ValueError(
+                f"label_smoothing needs a loss that accepts soft targets ({names}); "
+                f"got loss={loss!r}."
+            )
+
+    own_weight = getattr(criterion, "label_weight", None)
+    if label_weight is not None:
+        weight = _checked_label_weights(label_weight, n_labels)
+        if not getattr(criterion, "supports_label_weight", False):
+            names = ", ".join(
+                repr(name)
+                for name, cls in _REGISTRY.items()
+                if cls.supports_label_weight
+            )
+            raise ValueError(
+                f"loss={loss!r} does not support label_weights; use one of {names}."
+            )
+        if own_weight is not None:
+            raise ValueError(
+                f"label_weights is set, and loss={loss!r} has label weights of its "
+                "own (its label_weight): give the weights in one place only."
+            )
+        criterion.label_weight = weight
+    elif isinstance(own_weight, torch.Tensor) and own_weight.shape != (n_labels,):
+        raise ValueError(
+            f"loss={loss!r} has label_weight of shape {tuple(own_weight.shape)}; "
+            f"it needs one weight per label: shape ({n_labels},)."
+        )
+
+    if getattr(criterion, "batch_level", False):
+        if sample_weighted:
+            raise TypeError(
+                f"loss={loss!r} is a batch-level loss (no per-sample value), so it "
+                "cannot weight samples: fit without sample_weight or choose another "
+                "loss."
+            )
+    elif hasattr(criterion, "reduction"):
+        criterion.reduction = "none"
+    elif sample_weighted:
+        raise TypeError(
+            "sample_weight needs per-sample losses, but the loss module "
+            f"{type(loss).__name__} has no 'reduction' attribute. Give it a "
+            "`reduction` attribute that accepts 'none', or fit without "
+            "sample_weight."
+        )
+    return criterion
+
+
+def _checked_label_weights(label_weight, n_labels):
+    """``label_weight`` as a float32 tensor of n_labels positive finite numbers."""
+    message = (
+        f"label_weights must be {n_labels} positive finite numbers (one per label)"
+    )
+    try:
+        weight = torch.as_tensor(label_weight, dtype=torch.float64).detach()
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{message}; got {label_weight!r}.") from exc
+    if (
+        weight.shape != (n_labels,)
+        or not torch.isfinite(weight).all()
+        or (weight <= 0).any()
+    ):
+        raise ValueError(f"{message}; got shape {tuple(weight.shape)}.")
+    return weight.to(torch.float32)

@@ -20,6 +20,9 @@ Classification" (section 4.3). All functions are vectorised (no Python loop over
 samples) and agree with scikit-learn's implementations where those exist.
 """
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
@@ -698,18 +701,90 @@ def one_error(y_true, y_score, *, sample_weight=None):
 
 
 # --------------------------------------------------------------------------
-# Report
-_REPORT = (
-    ("subset_accuracy", "SubACC", subset_accuracy_score, "pred"),
-    ("example_f1", "MLC-F1", example_f1_score, "pred"),
-    ("micro_f1", "Micro-F1", micro_f1_score, "pred"),
-    ("macro_f1", "Macro-F1", macro_f1_score, "pred"),
-    ("hamming_loss", "Hamming", hamming_loss, "pred"),
-    ("avg_precision", "AvgPrec", avg_precision_score, "score"),
-    ("ranking_loss", "RankLoss", ranking_loss, "score"),
-    ("coverage_error", "Coverage", coverage_error, "score"),
-    ("one_error", "OneError", one_error, "score"),
+# The registry: every metric once, with its column title, what it reads and
+# which direction is better. The report, the scorers, the classifier's
+# early-stopping and threshold metrics and the benchmark columns derive from it.
+class _Metric(NamedTuple):
+    """One metric of the registry.
+
+    ``name`` is the function-style name (``"ranking_loss"``), ``title`` the
+    column title of tables, ``response`` ``"predict"`` (an indicator matrix) or
+    ``"score"`` (ranking scores), and the scorer is named ``name`` when higher
+    is better and ``"neg_" + name`` otherwise.
+    """
+
+    name: str
+    title: str
+    function: Callable
+    response: str
+    greater_is_better: bool
+
+    @property
+    def scorer_name(self):
+        return self.name if self.greater_is_better else "neg_" + self.name
+
+    @property
+    def sign(self):
+        return 1 if self.greater_is_better else -1
+
+
+_REGISTRY = (
+    _Metric("subset_accuracy", "SubACC", subset_accuracy_score, "predict", True),
+    _Metric("example_f1", "MLC-F1", example_f1_score, "predict", True),
+    _Metric("micro_f1", "Micro-F1", micro_f1_score, "predict", True),
+    _Metric("macro_f1", "Macro-F1", macro_f1_score, "predict", True),
+    _Metric("hamming_loss", "Hamming", hamming_loss, "predict", False),
+    _Metric("avg_precision", "AvgPrec", avg_precision_score, "score", True),
+    _Metric("ranking_loss", "RankLoss", ranking_loss, "score", False),
+    _Metric("coverage_error", "Coverage", coverage_error, "score", False),
+    _Metric("one_error", "OneError", one_error, "score", False),
 )
+_BY_NAME = {
+    **{m.name: m for m in _REGISTRY},
+    **{m.scorer_name: m for m in _REGISTRY},
+}
+
+#: The metrics of the paper's tables (section 4.3), in its column order.
+_PAPER_METRICS = (
+    "subset_accuracy",
+    "example_f1",
+    "micro_f1",
+    "macro_f1",
+    "avg_precision",
+    "ranking_loss",
+)
+
+
+def _get_metric(name, *, response=None, param="metric"):
+    """The registry entry of a metric or scorer name, with a clear error.
+
+    Parameters
+    ----------
+    name : str
+        A metric name (``"ranking_loss"``) or its scorer name
+        (``"neg_ranking_loss"``).
+    response : {"predict", "score"} or None, default=None
+        Accept only metrics of this kind.
+    param : str, default="metric"
+        The parameter name for the error message.
+    """
+    metric = _BY_NAME.get(name) if isinstance(name, str) else None
+    if metric is None or (response is not None and metric.response != response):
+        allowed = _metric_names(response)
+        raise ValueError(
+            f"{param}={name!r} is not a known metric; expected one of {allowed} "
+            "(or their scorer names, e.g. 'neg_ranking_loss')."
+        )
+    return metric
+
+
+def _metric_names(response=None, *, scorer_names=False):
+    """Registry names (or scorer names), optionally of one response kind."""
+    return [
+        m.scorer_name if scorer_names else m.name
+        for m in _REGISTRY
+        if response is None or m.response == response
+    ]
 
 
 def multilabel_report(
@@ -749,21 +824,19 @@ def multilabel_report(
     (0.5, 0.0)
     """
     values = {}
-    for key, _, fn, kind in _REPORT:
-        if kind == "score" and y_score is None:
+    for m in _REGISTRY:
+        if m.response == "score" and y_score is None:
             continue
-        arg = y_pred if kind == "pred" else y_score
-        values[key] = fn(y_true, arg, sample_weight=sample_weight)
+        arg = y_pred if m.response == "predict" else y_score
+        values[m.name] = m.function(y_true, arg, sample_weight=sample_weight)
     if output_dict:
         return values
-    names = {key: title for key, title, _, _ in _REPORT}
-    width = max(len(v) for v in names.values())
+    width = max(len(m.title) for m in _REGISTRY)
     lines = [f"{'metric':>{width}s}  {'value':>{digits + 6}s}  better", ""]
     for key, value in values.items():
-        better = "lower" if key.endswith(("_loss", "_error")) else "higher"
-        lines.append(
-            f"{names[key]:>{width}s}  {value:>{digits + 6}.{digits}f}  {better}"
-        )
+        m = _BY_NAME[key]
+        better = "higher" if m.greater_is_better else "lower"
+        lines.append(f"{m.title:>{width}s}  {value:>{digits + 6}.{digits}f}  {better}")
     return "\n".join(lines) + "\n"
 
 
@@ -895,19 +968,6 @@ class MultilabelScorer:
         )
 
 
-_SCORERS = {
-    "subset_accuracy": (subset_accuracy_score, "predict", 1),
-    "example_f1": (example_f1_score, "predict", 1),
-    "micro_f1": (micro_f1_score, "predict", 1),
-    "macro_f1": (macro_f1_score, "predict", 1),
-    "avg_precision": (avg_precision_score, "decision_function", 1),
-    "neg_ranking_loss": (ranking_loss, "decision_function", -1),
-    "neg_coverage_error": (coverage_error, "decision_function", -1),
-    "neg_one_error": (one_error, "decision_function", -1),
-    "neg_hamming_loss": (hamming_loss, "predict", -1),
-}
-
-
 def get_scorer_names():
     """Get the names accepted by :func:`get_scorer` and :func:`make_scoring`.
 
@@ -927,7 +987,7 @@ def get_scorer_names():
     >>> "neg_ranking_loss" in get_scorer_names()
     True
     """
-    return list(_SCORERS)
+    return _metric_names(scorer_names=True)
 
 
 def get_scorer(name):
@@ -954,12 +1014,13 @@ def get_scorer(name):
     >>> get_scorer("example_f1")
     MultilabelScorer('example_f1', example_f1_score, response_method='predict', sign=1)
     """
-    if name not in _SCORERS:
+    if name not in get_scorer_names():
         raise ValueError(
             f"Unknown scorer {name!r}; expected one of {get_scorer_names()}."
         )
-    metric, method, sign = _SCORERS[name]
-    return MultilabelScorer(name, metric, method, sign)
+    m = _BY_NAME[name]
+    method = "predict" if m.response == "predict" else "decision_function"
+    return MultilabelScorer(name, m.function, method, m.sign)
 
 
 def make_scoring(names=None):

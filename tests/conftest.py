@@ -32,6 +32,14 @@ def multilabel_data():
     return X.tocsr(), np.asarray(Y)
 
 
+def validation_rows(clf, n_samples):
+    """The rows ``clf.fit`` holds out for validation (from its random_state)."""
+    from sklearn_zlpr._validation import training_seed, validation_split
+
+    seed = training_seed(clf.random_state)
+    return validation_split(n_samples, clf.validation_fraction, seed)[1]
+
+
 TINY_WORDS = (
     "the",
     "a",

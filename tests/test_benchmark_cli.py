@@ -4,7 +4,10 @@ import contextlib
 import csv
 import io
 import json
+import pickle
 
+import matplotlib
+import matplotlib.image
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -59,35 +62,50 @@ def test_benchmark_writes_results_and_marks_the_best(fixture_files, tmp_path):
             "lsep",
             "--seeds",
             "2",
+            "--seed",
+            "5",
             "--out",
             str(tmp_path / "out"),
         ]
     )
     assert code == 0, err
-    assert "[6/6] lsep seed 1" in err
+    assert "[6/6] fitting lsep, seed 6" in err
     with open(tmp_path / "out" / "results.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert [(r["loss"], r["seed"]) for r in rows] == [
-        (loss, str(seed)) for loss in ("zlpr", "bce", "lsep") for seed in (0, 1)
+    # --seed 5 --seeds 2: seeds 5 and 6, recorded in the rows and the meta.
+    assert [(r["method"], r["seed"]) for r in rows] == [
+        (loss, str(seed)) for loss in ("zlpr", "bce", "lsep") for seed in (5, 6)
     ]
-    summary = json.loads((tmp_path / "out" / "results.json").read_text())["summary"]
-    zlpr_f1 = [float(r["MLC-F1"]) for r in rows if r["loss"] == "zlpr"]
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["meta"]["seeds"] == [5, 6]
+    assert [r["seed"] for r in results["rows"]] == [5, 6] * 3
+    summary = results["summary"]
+    zlpr_f1 = [float(r["MLC-F1"]) for r in rows if r["method"] == "zlpr"]
     assert summary["zlpr"]["MLC-F1"][0] == pytest.approx(np.mean(zlpr_f1))
-    # The best mean of each metric column carries the mark.
+    # The sample standard deviation (ddof=1), printed after the mean.
+    assert summary["zlpr"]["MLC-F1"][1] == pytest.approx(np.std(zlpr_f1, ddof=1))
+    mean, std = summary["zlpr"]["MLC-F1"]
     table = [
         line for line in out.splitlines() if line.startswith(("zlpr", "bce", "lsep"))
     ]
     assert len(table) == 3
+    assert table[0].split()[2].rstrip("*") == f"{mean:.4f}±{std:.4f}"
+    # The best mean of each metric column carries the mark.
     best_subacc = max(summary, key=lambda loss: summary[loss]["SubACC"][0])
     line = next(line for line in table if line.startswith(best_subacc))
     assert line.split()[1].endswith("*")
+    best_rankloss = min(summary, key=lambda loss: summary[loss]["RankLoss"][0])
+    line = next(line for line in table if line.startswith(best_rankloss))
+    assert line.split()[6].endswith("*")
+    assert "the lowest for RankLoss" in out and "ddof=1" in out
+    # matplotlib is in the test extra: the figure is always written.
     png = tmp_path / "out" / "results.png"
-    assert not png.exists() or png.read_bytes()[:4] == b"\x89PNG"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_benchmark_values_match_an_independent_computation(fixture_files, tmp_path):
     f = fixture_files
-    code, _, _ = _run(
+    code, out, _ = _run(
         [
             "benchmark",
             "--train",
@@ -100,6 +118,8 @@ def test_benchmark_values_match_an_independent_computation(fixture_files, tmp_pa
             "zlpr",
             "--seeds",
             "1",
+            "--seed",
+            "4",
             "--out",
             str(tmp_path / "o"),
         ]
@@ -107,6 +127,13 @@ def test_benchmark_values_match_an_independent_computation(fixture_files, tmp_pa
     assert code == 0
     with open(tmp_path / "o" / "results.csv") as fh:
         row = next(csv.DictReader(fh))
+    assert row["seed"] == "4"
+    # One seed: the mean alone, no "±0.0000"; no std in the summary either.
+    line = next(line for line in out.splitlines() if line.startswith("zlpr"))
+    assert "±" not in out
+    assert line.split()[1].rstrip("*") == f"{float(row['SubACC']):.4f}"
+    summary = json.loads((tmp_path / "o" / "results.json").read_text())["summary"]
+    assert summary["zlpr"]["SubACC"][1] is None
     texts, labels = {}, {}
     for split in ("train", "test"):
         lines = [
@@ -117,7 +144,7 @@ def test_benchmark_values_match_an_independent_computation(fixture_files, tmp_pa
             [[int(n in r["labels"]) for n in NAMES] for r in lines]
         )
     vec = TfidfVectorizer(sublinear_tf=True, min_df=2)
-    clf = ZLPRClassifier(random_state=0).fit(
+    clf = ZLPRClassifier(random_state=4).fit(
         vec.fit_transform(texts["train"]), labels["train"]
     )
     Xt = vec.transform(texts["test"])
@@ -134,13 +161,19 @@ def test_benchmark_values_match_an_independent_computation(fixture_files, tmp_pa
 
 
 def test_benchmark_errors_are_clear(fixture_files, tmp_path):
+    """Run-time errors exit with 1 and a one-line message (2 is argparse's)."""
     f = fixture_files
+    code, out, err = _run(
+        ["benchmark", "--train", str(tmp_path / "nope.jsonl"), "--test", "x.jsonl"]
+    )
+    assert code == 1 and err.startswith("error: ") and "nope.jsonl" in err
+    assert err.count("\n") == 1 and out == ""
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "x", "labels": ["ant"]}\n{"text": 1}\n')
     code, _, err = _run(
         ["benchmark", "--train", str(bad), "--test", str(f / "test.jsonl")]
     )
-    assert code == 2 and "line 2" in err
+    assert code == 1 and "line 2" in err
     code, _, err = _run(
         [
             "benchmark",
@@ -152,7 +185,7 @@ def test_benchmark_errors_are_clear(fixture_files, tmp_path):
             str(tmp_path / "few.txt"),
         ]
     )
-    assert code == 2 and "few.txt" in err
+    assert code == 1 and "few.txt" in err
     (tmp_path / "few.txt").write_text("ant\nbee\n")
     code, _, err = _run(
         [
@@ -169,7 +202,7 @@ def test_benchmark_errors_are_clear(fixture_files, tmp_path):
             "1",
         ]
     )
-    assert code == 2 and "not in the label list" in err and "unknown_labels" in err
+    assert code == 1 and "not in the label list" in err and "unknown_labels" in err
     code, _, _ = _run(
         [
             "benchmark",
@@ -190,6 +223,68 @@ def test_benchmark_errors_are_clear(fixture_files, tmp_path):
         ]
     )
     assert code == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--seed", "3", "fit"], ["fit", "--seed", "3"]],
+    ids=["seed-before-command", "seed-after-command"],
+)
+def test_fit_seed_before_or_after_the_command(fixture_files, tmp_path, args):
+    f = fixture_files
+    model = tmp_path / "model.pkl"
+    code, _, err = _run(
+        [*args, "--train", str(f / "train.jsonl"), "--model", str(model)]
+    )
+    assert code == 0, err
+    clf = pickle.loads(model.read_bytes())["pipeline"][-1]
+    assert isinstance(clf, ZLPRClassifier) and clf.random_state == 3
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["benchmark", "--train", "a.jsonl", "--test", "b.jsonl", "--seeds", "0"],
+        ["benchmark", "--test", "b.jsonl"],
+        ["fit", "--train", "a.jsonl", "--model", "m.pkl", "--seed", "x"],
+    ],
+    ids=["seeds-0", "no-train", "bad-seed"],
+)
+def test_usage_errors_exit_with_2(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    assert "usage: sklearn-zlpr" in capsys.readouterr().err
+
+
+def test_figure_leaves_the_matplotlib_backend_alone(fixture_files, tmp_path):
+    """The figure is drawn without pyplot: the process's backend stays as it was."""
+    f = fixture_files
+    before = matplotlib.get_backend()
+    matplotlib.use("pdf")  # any backend but Agg, which the figure would need
+    try:
+        code, out, err = _run(
+            [
+                "benchmark",
+                "--train",
+                str(f / "train.jsonl"),
+                "--test",
+                str(f / "test.jsonl"),
+                "--losses",
+                "zlpr",
+                "--seeds",
+                "1",
+                "--out",
+                str(tmp_path / "fig"),
+            ]
+        )
+        assert code == 0, err
+        assert matplotlib.get_backend() == "pdf"
+    finally:
+        matplotlib.use(before)
+    assert "results.png" in out
+    image = matplotlib.image.imread(tmp_path / "fig" / "results.png")
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
 
 
 def test_fit_predict_evaluate(fixture_files, tmp_path, monkeypatch):
@@ -218,8 +313,6 @@ def test_fit_predict_evaluate(fixture_files, tmp_path, monkeypatch):
     lines = out.splitlines()
     assert len(lines) == 5
     # Same labels as the pipeline saved by 'fit' predicts for these texts.
-    import pickle
-
     saved = pickle.loads(model.read_bytes())
     pred = saved["pipeline"].predict(texts[:5])
     for line, row in zip(lines, pred):
@@ -237,7 +330,7 @@ def test_fit_predict_evaluate(fixture_files, tmp_path, monkeypatch):
     code, _, err = _run(
         ["predict", "--model", str(f / "test.jsonl"), "--input", str(inputs)]
     )
-    assert code == 2 and "not a model file" in err
+    assert code == 1 and "not a model file" in err
 
 
 def test_benchmark_dev_file_is_the_validation_set(fixture_files, tmp_path):
@@ -253,8 +346,8 @@ def test_benchmark_dev_file_is_the_validation_set(fixture_files, tmp_path):
     assert code == 0
     with open(tmp_path / "d" / "results.csv") as fh:
         row = next(csv.DictReader(fh))
-    meta = json.loads((tmp_path / "d" / "results.json").read_text())
-    assert json.dumps(meta).count("dev.jsonl") >= 1
+    meta = json.loads((tmp_path / "d" / "results.json").read_text())["meta"]
+    assert meta["dev"] == str(dev)
 
     # Independent recomputation: all 200 training rows train, the dev rows validate.
     def read(path):
@@ -301,8 +394,8 @@ def test_benchmark_transformer_features(
         ]
     )
     assert code == 0, err
-    meta = json.loads((tmp_path / features / "results.json").read_text())
-    assert features in json.dumps(meta)
+    meta = json.loads((tmp_path / features / "results.json").read_text())["meta"]
+    assert meta["features"] == features
     with open(tmp_path / features / "results.csv") as fh:
         row = next(csv.DictReader(fh))
     assert 0.0 <= float(row["AvgPrec"]) <= 1.0 and float(row["fit_s"]) > 0

@@ -19,10 +19,10 @@ from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.utils import get_tags
 from skorch.callbacks import Callback
 
-from sklearn_zlpr import ZLPRClassifier, __version__
+from sklearn_zlpr import ZLPRClassifier
 from sklearn_zlpr.losses import ZLPRLoss, zlpr_loss
 
-from .conftest import DATASETS
+from .conftest import DATASETS, validation_rows
 
 FAST = {"max_epochs": 10, "batch_size": 32, "random_state": 0, "device": "cpu"}
 
@@ -42,10 +42,6 @@ def test_tags_declare_multilabel_and_sparse_input():
     assert tags.classifier_tags.multi_label
     assert tags.input_tags.sparse
     assert tags.estimator_type == "classifier"
-
-
-def test_version():
-    assert isinstance(__version__, str) and __version__.count(".") >= 2
 
 
 # ---------------------------------------------------------------- contract
@@ -214,26 +210,30 @@ def test_identity_activation_gives_a_linear_model(multilabel_data):
 
 def test_hidden_layer_sizes_accepts_an_int(multilabel_data):
     X, Y = multilabel_data
-    clf = ZLPRClassifier(embedding_dim=8, hidden_layer_sizes=5, max_epochs=1).fit(X, Y)
+    clf = ZLPRClassifier(hidden_layer_sizes=5, max_epochs=1).fit(X, Y)
     widths = [
         m.out_features
         for m in clf.net_.module_.modules()
         if isinstance(m, torch.nn.Linear)
     ]
-    assert widths == [5, Y.shape[1]]
+    # The embedding bag is the hidden layer of width 5; one Linear maps it to
+    # the labels, as MLPClassifier(hidden_layer_sizes=5) has one hidden layer.
+    assert widths == [Y.shape[1]]
+    assert clf.net_.module_.embedding.embedding_dim == 5
 
 
 def test_hidden_layers_build_the_requested_network(multilabel_data):
     X, Y = multilabel_data
-    clf = ZLPRClassifier(
-        embedding_dim=16, hidden_layer_sizes=(12, 7), activation="tanh", **FAST
-    ).fit(X, Y)
+    clf = ZLPRClassifier(hidden_layer_sizes=(16, 12, 7), activation="tanh", **FAST).fit(
+        X, Y
+    )
     linears = [m for m in clf.net_.module_.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [
         (16, 12),
         (12, 7),
         (7, Y.shape[1]),
     ]
+    assert clf.net_.module_.embedding.embedding_dim == 16
     assert any(isinstance(m, torch.nn.Tanh) for m in clf.net_.module_.modules())
     assert isinstance(clf.net_.module_.embedding, torch.nn.EmbeddingBag)
 
@@ -287,17 +287,11 @@ def test_early_stopping_restores_the_best_epoch(multilabel_data):
     assert best < len(valid) - 1
     # The restored weights are the best epoch's: recompute the validation loss
     # on the held-out rows with the functional loss.
-    _train_idx, valid_idx = clf._split(X.shape[0], _seed_of(0))
+    valid_idx = validation_rows(clf, X.shape[0])
     s = torch.as_tensor(clf.decision_function(X[valid_idx]))
     recomputed = zlpr_loss(s, torch.as_tensor(Y[valid_idx], dtype=torch.float32)).item()
     assert recomputed == pytest.approx(valid.min(), rel=1e-4)
     assert recomputed < valid[-1]
-
-
-def _seed_of(random_state):
-    from sklearn.utils import check_random_state
-
-    return check_random_state(random_state).randint(np.iinfo(np.int32).max)
 
 
 def test_no_early_stopping_runs_max_epochs(multilabel_data):
@@ -493,7 +487,7 @@ def test_errors_on_bad_features(fitted, multilabel_data):
         ({"loss": "hinge"}, "'loss' parameter"),
         (
             {"hidden_layer_sizes": (10, -1)},
-            "hidden_layer_sizes must be a tuple of positive",
+            "hidden_layer_sizes must be 'auto', a positive int or a tuple of",
         ),
         ({"lr": 0.0}, "'lr' parameter"),
         ({"dropout": 1.0}, "'dropout' parameter"),
@@ -607,3 +601,37 @@ def test_validation_set_replaces_the_hold_out(multilabel_data):
         clf.fit(Xtr, Ytr, X_val=Xv, y_val=Yv[:, :3])
     with pytest.raises(ValueError, match="features"):
         clf.fit(Xtr, Ytr, X_val=Xv[:, :10], y_val=Yv)
+
+
+# ------------------------------------------------------------ torch input
+def test_torch_tensors_are_accepted_as_numpy(multilabel_data):
+    _, Y = multilabel_data
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 3), dtype=np.float32)
+    y = Y[:40]
+    params = {"max_epochs": 2, "random_state": 0, "device": "cpu"}
+    from_numpy = ZLPRClassifier(**params).fit(X, y)
+    from_torch = ZLPRClassifier(**params).fit(torch.from_numpy(X), y)
+    assert from_torch.encoder_ == "dense" and from_torch.n_features_in_ == 3
+    np.testing.assert_array_equal(
+        from_torch.decision_function(torch.from_numpy(X).requires_grad_()),
+        from_numpy.decision_function(X),
+    )
+    with pytest.raises(TypeError, match="sparse torch tensor"):
+        from_torch.predict(torch.from_numpy(X).to_sparse())
+
+
+def test_cross_parameter_checks_run_before_anything_is_built(multilabel_data):
+    X, Y = multilabel_data
+    # A transformer whose model does not exist: the bad schedule is reported
+    # first, before any model is loaded.
+    clf = ZLPRClassifier(
+        encoder="transformer", transformer_model="/no/such/model", lr_scheduler="Nope"
+    )
+    with pytest.raises(ValueError, match="lr_scheduler='Nope'"):
+        clf.fit(["a text", "another text"] * 10, Y[:20])
+    assert not hasattr(clf, "net_")
+    clf = ZLPRClassifier(optimizer="sgd", sparse_gradients=True)
+    with pytest.raises(ValueError, match="sparse_gradients=True needs optimizer"):
+        clf.fit(X, Y)
+    assert not hasattr(clf, "net_")

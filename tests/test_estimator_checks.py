@@ -28,7 +28,7 @@ def _fast_classifier():
     # resolution next to 1), so any bounded probability ties there. This
     # setting keeps the scores of that check below 8 (gaps of 1e-13 in p).
     return ZLPRClassifier(
-        embedding_dim=32,
+        hidden_layer_sizes=(32,),
         dropout=0.0,
         lr=0.005,
         batch_size=32,

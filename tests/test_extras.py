@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from sklearn.utils import check_random_state
+from skorch.callbacks import Callback
 
 from sklearn_zlpr import ZLPRClassifier
 from sklearn_zlpr.losses import (
@@ -17,11 +17,9 @@ from sklearn_zlpr.losses import (
 )
 from sklearn_zlpr.metrics import example_f1_score
 
+from .conftest import validation_rows
+
 FAST = {"max_epochs": 10, "batch_size": 32, "random_state": 0, "device": "cpu"}
-
-
-def _seed_of(random_state):
-    return check_random_state(random_state).randint(np.iinfo(np.int32).max)
 
 
 def _one_hot_problem(n_rows=60, n_labels=3):
@@ -37,7 +35,7 @@ def _one_hot_problem(n_rows=60, n_labels=3):
 LINEAR = {
     "activation": "identity",
     "dropout": 0.0,
-    "embedding_dim": 8,
+    "hidden_layer_sizes": (8,),
     "early_stopping": False,
     "lr": 0.05,
     "batch_size": 60,
@@ -104,28 +102,33 @@ def test_rdrop_divergence_is_the_symmetric_kl_of_eq36():
     assert rdrop_divergence(s, s).item() == 0.0
 
 
+class _ForwardCounter(Callback):
+    """Count the module's forward passes in training (a forward hook)."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.training_calls = 0
+        self._hook = net.module_.register_forward_hook(self._count)
+
+    def _count(self, module, args, output):
+        self.training_calls += module.training
+
+    def on_train_end(self, net, **kwargs):
+        self._hook.remove()
+
+
 def test_rdrop_runs_two_passes_in_training_and_none_at_inference(multilabel_data):
     X, Y = multilabel_data
+    counter = _ForwardCounter()
     clf = ZLPRClassifier(
-        rdrop_alpha=1.0, max_epochs=1, early_stopping=False, random_state=0
+        rdrop_alpha=1.0,
+        max_epochs=1,
+        early_stopping=False,
+        random_state=0,
+        callbacks=[("count", counter)],
     )
-    calls = {"n": 0}
-    original = ZLPRClassifier._build
-
-    def build(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        self.net_.initialize()
-        self.net_.module_.register_forward_hook(
-            lambda *a: calls.__setitem__("n", calls["n"] + 1)
-        )
-
-    ZLPRClassifier._build = build
-    try:
-        clf.fit(X, Y)
-    finally:
-        ZLPRClassifier._build = original
+    clf.fit(X, Y)
     n_batches = int(np.ceil(X.shape[0] / clf.batch_size_))
-    assert calls["n"] == 2 * n_batches
+    assert dict(clf.net_.callbacks_)["count"].training_calls == 2 * n_batches
     # Inference: dropout off, one deterministic pass.
     np.testing.assert_array_equal(clf.decision_function(X), clf.decision_function(X))
     assert not clf.net_.module_.training
@@ -150,7 +153,7 @@ def test_rdrop_makes_dropout_passes_agree(multilabel_data):
 
 # -------------------------------------------------------------- thresholds
 def _validation_part(clf, X, Y):
-    _, valid_idx = clf._split(X.shape[0], _seed_of(clf.random_state))
+    valid_idx = validation_rows(clf, X.shape[0])
     scores = clf.decision_function(X[valid_idx]).astype(np.float64)
     return scores, Y[valid_idx]
 
@@ -269,6 +272,54 @@ def test_warm_start_continues_training(multilabel_data):
     assert len(cold.net_.history) == 3
 
 
+class _StartState(Callback):
+    """Record the weights and the optimizer's learning rate at training start."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.weights = {
+            k: v.detach().clone() for k, v in net.module_.state_dict().items()
+        }
+        self.lr = net.optimizer_.param_groups[0]["lr"]
+        self.max_epochs = net.max_epochs
+
+
+def test_warm_start_applies_changed_parameters(multilabel_data):
+    """set_params(max_epochs=5, lr=0.1) then a warm fit: 5 epochs at lr 0.1."""
+    X, Y = multilabel_data
+    clf = ZLPRClassifier(
+        warm_start=True,
+        early_stopping=False,
+        max_epochs=2,
+        sparse_gradients=False,
+        random_state=0,
+        callbacks=[("start", _StartState())],
+    ).fit(X, Y)
+    end_of_first = {
+        k: v.detach().clone() for k, v in clf.net_.module_.state_dict().items()
+    }
+    clf.set_params(max_epochs=5, lr=0.1).fit(X, Y)
+    start = dict(clf.net_.callbacks_)["start"]
+    assert start.lr == 0.1 and start.max_epochs == 5
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == 0.1
+    assert clf.n_iter_ == 2 + 5 == len(clf.net_.history)
+    # The second fit started from the first fit's final weights.
+    for k, v in end_of_first.items():
+        torch.testing.assert_close(start.weights[k], v, rtol=0, atol=0)
+    # An architecture change cannot warm-start: a clear error.
+    with pytest.raises(ValueError, match="warm_start=True continues"):
+        clf.set_params(hidden_layer_sizes=(7,)).fit(X, Y)
+
+
+def test_warm_start_takes_a_new_loss_and_threshold(multilabel_data):
+    X, Y = multilabel_data
+    clf = ZLPRClassifier(warm_start=True, max_epochs=2, random_state=0).fit(X, Y)
+    assert clf.threshold_ == 0.0
+    clf.set_params(loss="tlpr", threshold=0.25, early_stopping=False).fit(X, Y)
+    assert clf.threshold_ == 0.25
+    assert type(clf.net_.criterion_).__name__ == "TLPRLoss"
+    assert "valid_loss" not in clf.net_.history[-1]  # early stopping now off
+
+
 def test_partial_fit(multilabel_data):
     X, Y = multilabel_data
     clf = ZLPRClassifier(random_state=0, batch_size=32)
@@ -344,7 +395,7 @@ def test_epoch_diagnostics_in_history(multilabel_data):
         "valid_card_true",
     ):
         assert all(np.isfinite(h[:, key])), key
-    _, valid_idx = clf._split(X.shape[0], _seed_of(0))
+    valid_idx = validation_rows(clf, X.shape[0])
     assert h[-1, "valid_card_true"] == pytest.approx(Y[valid_idx].sum(1).mean())
     margins = h[:, "train_margin"]
     assert margins[-1] > margins[0]  # training separates positives from negatives

@@ -417,36 +417,114 @@ def test_rank_hinge_and_warp_at_scale_match_a_pairwise_computation():
 
 
 # ------------------------------------------------------- compiled core
-def test_compiled_core_matches_eager(monkeypatch):
-    g = torch.Generator().manual_seed(7)
-    s = torch.randn(16, 700, generator=g) * 4
-    y = (torch.rand(16, 700, generator=g) < 0.01).float()
+def _core_inputs(n_labels=700, seed=7):
+    g = torch.Generator().manual_seed(seed)
+    s = torch.randn(16, n_labels, generator=g) * 4
+    y = (torch.rand(16, n_labels, generator=g) < 0.01).float()
     y[0] = 0
-    results = {}
-    for mode in ("1", "0"):
-        monkeypatch.setenv("SKLEARN_ZLPR_COMPILE", mode)
-        x = s.clone().requires_grad_()
-        loss = L.zlpr_loss(x, y, reduction="none")
-        loss.sum().backward()
-        results[mode] = (loss.detach(), x.grad)
-    torch.testing.assert_close(results["1"][0], results["0"][0], rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(results["1"][1], results["0"][1], rtol=1e-5, atol=1e-6)
+    return s, y
+
+
+def _loss_and_grad(s, y):
+    x = s.clone().requires_grad_()
+    loss = L.zlpr_loss(x, y, reduction="none")
+    loss.sum().backward()
+    return loss.detach(), x.grad
+
+
+def _double(x):
+    return 2 * x
+
+
+def test_compiled_core_runs_and_matches_eager(monkeypatch):
+    dynamo = pytest.importorskip("torch._dynamo")
+    from torch._dynamo.utils import counters
+
+    try:  # probe the compiler without torch's fallback to eager
+        torch.compile(_double)(torch.ones(3))
+    except Exception as exc:  # noqa: BLE001 - whatever stops the compiler
+        pytest.skip(
+            f"torch.compile cannot compile on this machine: {type(exc).__name__}: {exc}"
+        )
+    calls = []
+    compiled_core = L._compiled_lse_core
+
+    def counting(*args):
+        calls.append(args[0].shape)
+        return compiled_core(*args)
+
+    monkeypatch.setattr(L, "_compiled_lse_core", counting)
+    monkeypatch.setenv("SKLEARN_ZLPR_COMPILE", "1")
+    s, y = _core_inputs()
+    dynamo.reset()  # an empty compile cache: the call below must compile
+    graphs = counters["stats"]["unique_graphs"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        compiled = _loss_and_grad(s, y)
+    assert calls == [s.shape]
+    # torch compiled the core (it does not fall back to eager silently here).
+    assert counters["stats"]["unique_graphs"] > graphs
+    monkeypatch.setenv("SKLEARN_ZLPR_COMPILE", "0")
+    eager = _loss_and_grad(s, y)
+    assert len(calls) == 1  # SKLEARN_ZLPR_COMPILE=0: not even attempted
+    torch.testing.assert_close(compiled[0], eager[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(compiled[1], eager[1], rtol=1e-5, atol=1e-6)
+
+
+def _module_state():
+    """The module's global variables that are not functions, classes or modules."""
+    return {
+        name: repr(value)
+        for name, value in vars(L).items()
+        if not (callable(value) or isinstance(value, type(L)))
+        and not name.startswith("__")
+    }
 
 
 def test_compiler_failure_falls_back_to_eager(monkeypatch):
     def broken(*args):
         raise RuntimeError("no compiler")
 
-    monkeypatch.setitem(L._compiled_core, "fn", broken)
-    monkeypatch.setitem(L._compiled_core, "failed", False)
+    state = _module_state()
+    monkeypatch.setattr(L, "_compiled_lse_core", broken)
     monkeypatch.setenv("SKLEARN_ZLPR_COMPILE", "1")
-    s = torch.randn(4, 600)
-    y = (torch.rand(4, 600) < 0.01).float()
-    with pytest.warns(RuntimeWarning, match="fall back to eager"):
-        got = L.zlpr_loss(s, y, reduction="none")
+    s, y = _core_inputs(n_labels=600, seed=8)
+    with pytest.warns(RuntimeWarning, match="no compiler.*fall back to eager"):
+        got = _loss_and_grad(s, y)
     monkeypatch.setenv("SKLEARN_ZLPR_COMPILE", "0")
-    torch.testing.assert_close(got, L.zlpr_loss(s, y, reduction="none"))
-    assert L._compiled_core["failed"]
+    eager = _loss_and_grad(s, y)
+    torch.testing.assert_close(got[0], eager[0], rtol=0, atol=0)
+    torch.testing.assert_close(got[1], eager[1], rtol=0, atol=0)
+    # Nothing remembers the failure: the next call tries the compiler again.
+    calls = []
+
+    def working(*args):
+        calls.append(1)
+        return L._lse_core_eager(*args)
+
+    monkeypatch.setattr(L, "_compiled_lse_core", working)
+    monkeypatch.setenv("SKLEARN_ZLPR_COMPILE", "1")
+    L.zlpr_loss(s, y)
+    assert calls == [1]
+    assert _module_state() == state
+
+
+@pytest.mark.parametrize(
+    "n_labels, dtype, env",
+    [(511, torch.float32, "1"), (600, torch.float64, "1"), (600, torch.float32, "0")],
+)
+def test_compiled_core_is_not_used(monkeypatch, n_labels, dtype, env):
+    # Below 512 labels, in float64 and with SKLEARN_ZLPR_COMPILE=0 the core runs
+    # eagerly, without a try of the compiler.
+    def must_not_run(*args):
+        raise AssertionError("the compiled core was called")
+
+    monkeypatch.setattr(L, "_compiled_lse_core", must_not_run)
+    monkeypatch.setenv("SKLEARN_ZLPR_COMPILE", env)
+    s, y = _core_inputs(n_labels=n_labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        L.zlpr_loss(s.to(dtype), y.to(dtype))
 
 
 # ------------------------------------------------------ registry and rules
@@ -526,3 +604,299 @@ def test_modules_do_not_keep_tensors():
             module(s, y)
         assert dict(vars(module)).keys() == before.keys()
         assert not any(isinstance(v, torch.Tensor) for v in vars(module).values())
+
+
+# ------------------------------------------------------------ capabilities
+SOFT = {"soft_zlpr", "bce", "focal", "dice1", "dice2", "asl"}
+WEIGHTED = {"zlpr", "tlpr", "soft_zlpr", "bce"}
+
+
+def test_capabilities_are_class_attributes():
+    for name in LOSSES:
+        cls = L.loss_class(name)
+        assert cls is type(get_loss(name))
+        assert cls.accepts_soft_targets is (name in SOFT), name
+        assert cls.supports_label_weight is (name in WEIGHTED), name
+        assert cls.batch_level is (name == "dice2"), name
+    assert L._Loss.accepts_soft_targets is False
+    assert L.loss_class(L.BCELoss) is L.BCELoss
+    assert L.loss_class(L.BCELoss()) is L.BCELoss
+    with pytest.raises(ValueError, match="Unknown loss 'nope'"):
+        L.loss_class("nope")
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_accepts_soft_targets_matches_the_loss_behaviour(name):
+    # A soft target of 0.3 changes the value of a loss that accepts soft
+    # targets; a hard-target loss reads it as 0 (target > 0.5).
+    g = torch.Generator().manual_seed(9)
+    s = torch.randn(4, 5, dtype=torch.float64, generator=g)
+    soft = torch.full((4, 5), 0.3, dtype=torch.float64)
+    soft[:, :2] = 1.0  # every row has positives and negatives
+    hard = (soft > 0.5).double()
+    params = {"seed": 0} if name == "lsep_sampled" else {}
+    reduction = "mean" if name == "dice2" else "none"
+    loss = get_loss(name, reduction=reduction, **params)
+    with_soft = loss(s, soft)
+    with_hard = get_loss(name, reduction=reduction, **params)(s, hard)
+    if L.loss_class(name).accepts_soft_targets:
+        assert not torch.allclose(with_soft, with_hard), name
+    else:
+        torch.testing.assert_close(with_soft, with_hard, rtol=0, atol=0)
+
+
+def test_forward_docstrings_follow_the_capabilities():
+    for name in LOSSES:
+        doc = L.loss_class(name).forward.__doc__
+        assert ("soft targets are accepted" in doc) is (name in SOFT), name
+        assert ("label_weight" in doc) is (name in WEIGHTED), name
+
+
+# ------------------------------------------------------------ label_weight
+WEIGHTS = [0.5, 1.0, 2.0, 4.0, 1.5]
+
+
+@pytest.mark.parametrize("name", sorted(WEIGHTED))
+def test_label_weight_argument_equals_the_functional_form(name):
+    g = torch.Generator().manual_seed(10)
+    s = torch.randn(6, 5, dtype=torch.float64, generator=g) * 2
+    y = (torch.rand(6, 5, generator=g) > 0.5).double()
+    params = {"s0": 0.3} if name == "tlpr" else {}
+    module = get_loss(name, reduction="none", label_weight=WEIGHTS, **params)
+    assert module.label_weight.dtype == torch.float32
+    expected = FUNCTIONS[name](
+        s, y, reduction="none", label_weight=torch.tensor(WEIGHTS), **params
+    )
+    torch.testing.assert_close(module(s, y), expected, rtol=0, atol=0)
+    unweighted = get_loss(name, reduction="none", **params)(s, y)
+    assert not torch.allclose(module(s, y), unweighted)
+    # Weights of 1 change nothing.
+    ones = get_loss(name, reduction="none", label_weight=[1.0] * 5, **params)
+    torch.testing.assert_close(ones(s, y), unweighted)
+
+
+def test_label_weight_is_a_copied_buffer_that_follows_to():
+    given = torch.tensor([1.0, 2.0])
+    loss = L.ZLPRLoss(label_weight=given)
+    given[0] = 5.0  # the module keeps its own copy
+    assert loss.label_weight.tolist() == [1.0, 2.0]
+    assert "label_weight" in dict(loss.named_buffers())
+    assert "label_weight" in loss.state_dict()
+    assert loss.to(torch.float64).label_weight.dtype == torch.float64
+    assert loss.to("meta").label_weight.device.type == "meta"
+    assert "label_weight" not in dict(L.ZLPRLoss().named_buffers())
+    assert L.ZLPRLoss().label_weight is None
+    np_weight = L.BCELoss(label_weight=np.array([1, 3])).label_weight
+    assert np_weight.dtype == torch.float32 and np_weight.tolist() == [1.0, 3.0]
+
+
+def test_label_weight_repr():
+    assert repr(get_loss("zlpr", label_weight=[1, 2])) == (
+        "ZLPRLoss(reduction='mean', label_weight=[1, 2])"
+    )
+    assert repr(L.TLPRLoss(s0=0.5, label_weight=[0.25])) == (
+        "TLPRLoss(s0=0.5, reduction='mean', label_weight=[0.25])"
+    )
+    assert repr(L.BCELoss(label_weight=range(1, 101))) == (
+        "BCELoss(reduction='mean', label_weight=[1, 2, 3, ..., 99, 100] (100 labels))"
+    )
+    assert repr(L.SoftZLPRLoss(label_weight=[1, 2]).to("meta")) == (
+        "SoftZLPRLoss(reduction='mean', label_weight=[...] (2 labels))"
+    )
+    assert repr(L.ZLPRLoss()) == "ZLPRLoss(reduction='mean')"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [1.0, float("nan")],
+        [1.0, float("inf")],
+        [1.0, 0.0],
+        [-1.0, 1.0],
+        [[1.0, 2.0]],
+        2.0,
+        [],
+        ["a", "b"],
+        torch.ones(2, 2),
+    ],
+)
+def test_label_weight_is_validated_at_construction(bad):
+    for cls in (L.ZLPRLoss, L.TLPRLoss, L.SoftZLPRLoss, L.BCELoss):
+        with pytest.raises(ValueError, match="label_weight"):
+            cls(label_weight=bad)
+
+
+@pytest.mark.parametrize("name", sorted(set(LOSSES) - WEIGHTED))
+def test_losses_without_label_weight_do_not_take_it(name):
+    with pytest.raises(TypeError, match="label_weight"):
+        get_loss(name, label_weight=[1.0, 2.0])
+
+
+# ---------------------------------------------------------- make_criterion
+SOFT_NAMES = "['asl', 'bce', 'dice1', 'dice2', 'focal', 'soft_zlpr', 'zlpr']"
+
+
+class _Plain(torch.nn.Module):
+    """A user loss without ``reduction`` or capability attributes."""
+
+    def forward(self, input, target):
+        return (input - target).pow(2).sum(1)
+
+
+class _WithReduction(_Plain):
+    def __init__(self):
+        super().__init__()
+        self.reduction = "mean"
+
+
+def test_make_criterion_never_mutates_the_loss():
+    loss = L.TLPRLoss(s0=0.5)
+    criterion = L.make_criterion(
+        loss, n_labels=3, label_weight=[1, 2, 3], sample_weighted=True
+    )
+    assert criterion is not loss and type(criterion) is L.TLPRLoss
+    assert (criterion.reduction, criterion.s0) == ("none", 0.5)
+    assert criterion.label_weight.tolist() == [1.0, 2.0, 3.0]
+    assert criterion.label_weight.dtype == torch.float32
+    assert (loss.reduction, loss.label_weight) == ("mean", None)
+    weighted = L.ZLPRLoss(label_weight=[1.0, 2.0])
+    criterion = L.make_criterion(weighted, n_labels=2, label_smoothing=0.1)
+    assert criterion.label_weight is not weighted.label_weight
+    assert type(weighted) is L.ZLPRLoss and weighted.reduction == "mean"
+    user = _WithReduction()
+    assert L.make_criterion(user, n_labels=2).reduction == "none"
+    assert user.reduction == "mean"
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_make_criterion_returns_per_sample_losses(name):
+    criterion = L.make_criterion(name, n_labels=4)
+    assert type(criterion) is L.loss_class(name)
+    # dice2 has no per-sample value: it keeps its reduction.
+    assert criterion.reduction == ("mean" if name == "dice2" else "none")
+
+
+def test_make_criterion_label_smoothing():
+    soft = L.make_criterion("zlpr", n_labels=2, label_smoothing=0.1)
+    assert type(soft) is L.SoftZLPRLoss and soft.reduction == "none"
+    soft = L.make_criterion(
+        L.ZLPRLoss(label_weight=[1.0, 3.0]), n_labels=2, label_smoothing=0.1
+    )
+    assert type(soft) is L.SoftZLPRLoss and soft.label_weight.tolist() == [1.0, 3.0]
+    soft = L.make_criterion(
+        "zlpr", n_labels=2, label_smoothing=0.1, label_weight=[2.0, 1.0]
+    )
+    assert type(soft) is L.SoftZLPRLoss and soft.label_weight.tolist() == [2.0, 1.0]
+    for name in sorted(SOFT):
+        criterion = L.make_criterion(name, n_labels=2, label_smoothing=0.1)
+        assert type(criterion) is L.loss_class(name)
+    # No label smoothing: ZLPR stays ZLPR.
+    assert type(L.make_criterion("zlpr", n_labels=2)) is L.ZLPRLoss
+
+    class SoftUserLoss(_WithReduction):
+        accepts_soft_targets = True
+
+    assert type(L.make_criterion(SoftUserLoss(), n_labels=2, label_smoothing=0.1)) is (
+        SoftUserLoss
+    )
+
+
+class _ZLPRSubclass(L.ZLPRLoss):
+    pass
+
+
+@pytest.mark.parametrize(
+    "loss, shown",
+    [
+        ("lsep", "'lsep'"),
+        ("tlpr", "'tlpr'"),
+        (L.TLPRLoss(s0=1.0), "TLPRLoss(s0=1.0, reduction='mean')"),
+        (_ZLPRSubclass(), "_ZLPRSubclass(reduction='mean')"),  # not exactly ZLPR
+        (_Plain(), "_Plain()"),
+    ],
+)
+def test_make_criterion_label_smoothing_needs_soft_targets(loss, shown):
+    message = (
+        f"label_smoothing needs a loss that accepts soft targets ({SOFT_NAMES}); "
+        f"got loss={shown}."
+    )
+    with pytest.raises(ValueError) as excinfo:
+        L.make_criterion(loss, n_labels=2, label_smoothing=0.1)
+    assert str(excinfo.value) == message
+
+
+@pytest.mark.parametrize(
+    "weight, shape",
+    [
+        ([1.0, 2.0], "(2,)"),
+        ([[1.0, 2.0, 3.0]], "(1, 3)"),
+        ([1.0, 0.0, 1.0], "(3,)"),
+        ([1.0, -2.0, 1.0], "(3,)"),
+        ([1.0, float("nan"), 1.0], "(3,)"),
+        (np.array([1.0, np.inf, 1.0]), "(3,)"),
+    ],
+)
+def test_make_criterion_validates_label_weight(weight, shape):
+    message = (
+        "label_weights must be 3 positive finite numbers (one per label); got "
+        f"shape {shape}."
+    )
+    with pytest.raises(ValueError) as excinfo:
+        L.make_criterion("zlpr", n_labels=3, label_weight=weight)
+    assert str(excinfo.value) == message
+    with pytest.raises(ValueError, match="label_weights must be 3 positive"):
+        L.make_criterion("zlpr", n_labels=3, label_weight=["a", "b", "c"])
+
+
+@pytest.mark.parametrize("loss", sorted(set(LOSSES) - WEIGHTED) + [_Plain()])
+def test_make_criterion_label_weight_needs_support(loss):
+    message = (
+        f"loss={loss!r} does not support label_weights; use one of 'zlpr', 'tlpr', "
+        "'soft_zlpr', 'bce'."
+    )
+    with pytest.raises(ValueError) as excinfo:
+        L.make_criterion(loss, n_labels=2, label_weight=[1.0, 2.0])
+    assert str(excinfo.value) == message
+
+
+def test_make_criterion_label_weight_in_one_place_only():
+    weighted = L.BCELoss(label_weight=[1.0, 2.0])
+    with pytest.raises(ValueError, match="one place only"):
+        L.make_criterion(weighted, n_labels=2, label_weight=[1.0, 2.0])
+    # The loss's own weights must have one weight per label.
+    with pytest.raises(ValueError, match=r"shape \(2,\); it needs .* \(3,\)"):
+        L.make_criterion(weighted, n_labels=3)
+    assert L.make_criterion(weighted, n_labels=2).label_weight.tolist() == [1.0, 2.0]
+
+
+def test_make_criterion_sample_weights():
+    message = (
+        "loss='dice2' is a batch-level loss (no per-sample value), so it cannot "
+        "weight samples: fit without sample_weight or choose another loss."
+    )
+    with pytest.raises(TypeError) as excinfo:
+        L.make_criterion("dice2", n_labels=2, sample_weighted=True)
+    assert str(excinfo.value) == message
+    message = (
+        "sample_weight needs per-sample losses, but the loss module _Plain has no "
+        "'reduction' attribute. Give it a `reduction` attribute that accepts "
+        "'none', or fit without sample_weight."
+    )
+    with pytest.raises(TypeError) as excinfo:
+        L.make_criterion(_Plain(), n_labels=2, sample_weighted=True)
+    assert str(excinfo.value) == message
+    # Without sample weights both are fine, as they are.
+    plain = _Plain()
+    criterion = L.make_criterion(plain, n_labels=2)
+    assert type(criterion) is _Plain and criterion is not plain
+    assert L.make_criterion("dice2", n_labels=2).reduction == "mean"
+    assert L.make_criterion("warp", n_labels=2, sample_weighted=True).reduction == (
+        "none"
+    )
+
+
+def test_make_criterion_bad_loss():
+    with pytest.raises(ValueError, match="Unknown loss 'nope'"):
+        L.make_criterion("nope", n_labels=2)
+    with pytest.raises(TypeError, match="loss must be a name of LOSSES"):
+        L.make_criterion(lambda s, y: s, n_labels=2)

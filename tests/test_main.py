@@ -9,24 +9,25 @@ import numpy as np
 import pytest
 
 from sklearn_zlpr import ZLPRClassifier
-from sklearn_zlpr.__main__ import (
-    COLUMNS,
-    METHODS,
-    QUICK_MODEL,
-    main,
-    make_problem,
-)
+from sklearn_zlpr.__main__ import METHODS, QUICK_MODEL, main, make_problem
+from sklearn_zlpr._benchmark import COLUMNS
+from sklearn_zlpr.metrics import _PAPER_METRICS, _get_metric
 
 TIMINGS = ("fit s", "predict s")
 
 
 def parse_table(out):
-    """Return {method: {column: value}} from the table printed by ``main``."""
+    """Return {method: {column: value}} from the table printed by ``main``.
+
+    One seed: every cell is a plain number, a metric's best one marked ``*``.
+    """
     rows = {}
     for line in out.splitlines():
         for method in METHODS:
             if line.startswith(method + " "):
-                values = [float(v) for v in line[len(method) :].split()]
+                cells = line[len(method) :].split()
+                assert "±" not in line, line  # one seed: no standard deviation
+                values = [float(c.rstrip("*")) for c in cells]
                 assert len(values) == len(COLUMNS), line
                 rows[method] = dict(zip(COLUMNS, values))
     return rows
@@ -43,18 +44,25 @@ def quick_run():
 
 @pytest.fixture(scope="module")
 def quick_problem():
-    return make_problem(seed=0, quick=True)
+    return make_problem(quick=True)
+
+
+def test_columns_come_from_the_metric_registry():
+    titles = [_get_metric(name).title for name in _PAPER_METRICS]
+    assert list(COLUMNS) == titles + list(TIMINGS)
 
 
 def test_quick_run_prints_the_table(quick_run):
     code, out, err = quick_run
     assert code == 0
-    header = next(line for line in out.splitlines() if line.startswith("Method"))
-    for column in COLUMNS:
-        assert column in header
+    header = next(line for line in out.splitlines() if line.startswith("method"))
+    assert " ".join(header.split()) == " ".join(["method", *COLUMNS])
     assert set(parse_table(out)) == set(METHODS)
+    # The footnote says which way is better, from the registry.
+    assert "the lowest for RankLoss" in out
     # One progress line per model, on stderr only.
-    assert [m for m in METHODS if f"fitting {m}" in err] == list(METHODS)
+    for i, method in enumerate(METHODS, 1):
+        assert f"[{i}/{len(METHODS)}] fitting {method}, seed 0 ..." in err
     assert "fitting" not in out
 
 
@@ -107,6 +115,9 @@ def test_python_dash_m_runs():
     )
     assert result.returncode == 0, result.stderr
     assert set(parse_table(result.stdout)) == set(METHODS)
+    assert (
+        "(seed 1, quick)" in result.stdout and "fitting ZLPR, seed 1" in result.stderr
+    )
 
 
 def test_bad_option_exits_with_usage_error(capsys):

@@ -22,6 +22,8 @@ from skorch.callbacks import Callback
 from sklearn_zlpr import ZLPRClassifier
 from sklearn_zlpr.datasets import load_goemotions_sample
 
+from .conftest import validation_rows
+
 WIDE = 2**20
 
 
@@ -81,7 +83,9 @@ def test_wide_hashed_matrix_gets_one_table_row_per_seen_column(
     assert clf.predict(Xte).shape == (Xte.shape[0], Ytr.shape[1])
     clf.predict_proba(sp.csr_array(Xte))
 
-    seen = np.unique(Xtr.indices)
+    # The columns of the rows trained on (the validation rows held out).
+    train = np.setdiff1d(np.arange(Xtr.shape[0]), validation_rows(clf, Xtr.shape[0]))
+    seen = np.unique(Xtr[train].indices)
     assert 0 < len(seen) < 10_000  # a few thousand of the 2**20 columns
     module = clf.net_.module_
     assert clf.n_features_in_ == WIDE
@@ -98,7 +102,9 @@ def test_wide_hashed_matrix_gets_one_table_row_per_seen_column(
 
 def test_unseen_columns_are_ignored_at_predict(goemotions_wide):
     Xtr, Ytr, Xte, _ = goemotions_wide
-    clf = ZLPRClassifier(embedding_dim=32, max_epochs=2, random_state=0, device="cpu")
+    clf = ZLPRClassifier(
+        hidden_layer_sizes=(32,), max_epochs=2, random_state=0, device="cpu"
+    )
     clf.fit(Xtr, Ytr)
     unseen = np.setdiff1d(np.arange(WIDE - 1), np.unique(Xtr.indices))
     assert WIDE - 1 not in Xtr.indices
@@ -131,7 +137,7 @@ def test_unseen_columns_are_ignored_at_predict(goemotions_wide):
 def test_compacted_table_equals_the_full_width_model(goemotions_wide, params):
     Xtr, Ytr, Xte, _ = goemotions_wide
     clf = ZLPRClassifier(
-        embedding_dim=8, max_epochs=3, random_state=0, device="cpu", **params
+        hidden_layer_sizes=(8,), max_epochs=3, random_state=0, device="cpu", **params
     ).fit(Xtr, Ytr)
     module = clf.net_.module_
     # The full-width input matrix (one row per column of X): the compact
@@ -156,7 +162,7 @@ def test_partial_fit_keeps_a_row_for_every_column():
     bunch = load_goemotions_sample()
     X = _hashed(bunch.data[:400], n_features=2**16)
     Y = bunch.target[:400]
-    clf = ZLPRClassifier(embedding_dim=16, random_state=0, device="cpu")
+    clf = ZLPRClassifier(hidden_layer_sizes=(16,), random_state=0, device="cpu")
     clf.partial_fit(X[:200], Y[:200])
     module = clf.net_.module_
     assert module.column_index is None
@@ -176,7 +182,11 @@ def test_warm_start_keeps_a_row_for_every_column():
     X = _hashed(bunch.data[:400], n_features=2**16)
     Y = bunch.target[:400]
     clf = ZLPRClassifier(
-        embedding_dim=16, max_epochs=2, warm_start=True, random_state=0, device="cpu"
+        hidden_layer_sizes=(16,),
+        max_epochs=2,
+        warm_start=True,
+        random_state=0,
+        device="cpu",
     ).fit(X[:200], Y[:200])
     assert clf.net_.module_.column_index is None
     assert tuple(clf.net_.module_.embedding.weight.shape) == (2**16, 16)
@@ -203,7 +213,7 @@ def test_lazy_adam_leaves_rows_of_absent_features_alone(sparse_gradients):
     ).tocsr()
     Y = (rng.rand(400, 3) < 0.3).astype(np.int64)
     clf = ZLPRClassifier(
-        embedding_dim=8,
+        hidden_layer_sizes=(8,),
         batch_size=20,
         sparse_gradients=sparse_gradients,
         random_state=0,

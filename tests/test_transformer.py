@@ -225,7 +225,7 @@ def test_encoder_choice_from_x(multilabel_data):
     X, Y = multilabel_data
     fast = {"max_epochs": 1, "random_state": 0, "device": "cpu"}
     assert ZLPRClassifier(**fast).fit(X, Y).encoder_ == "embedding_bag"
-    assert ZLPRClassifier(**fast).fit(X.toarray(), Y).encoder_ == "mlp"
+    assert ZLPRClassifier(**fast).fit(X.toarray(), Y).encoder_ == "dense"
     # An embedding bag over dense rows is the same model as over the CSR rows.
     bag_dense = ZLPRClassifier(encoder="embedding_bag", **fast).fit(X.toarray(), Y)
     bag_sparse = ZLPRClassifier(encoder="embedding_bag", **fast).fit(X, Y)
@@ -233,9 +233,9 @@ def test_encoder_choice_from_x(multilabel_data):
         bag_dense.decision_function(X.toarray()), bag_sparse.decision_function(X)
     )
     with pytest.raises(
-        ValueError, match="encoder='mlp' takes dense X.*never densified"
+        ValueError, match="encoder='dense' takes dense X.*never densified"
     ):
-        ZLPRClassifier(encoder="mlp", **fast).fit(X, Y)
+        ZLPRClassifier(encoder="dense", **fast).fit(X, Y)
 
 
 def test_errors_are_clear(tiny_bert_dir, tiny_texts, multilabel_data, tmp_path):
@@ -269,7 +269,9 @@ def test_max_length_truncates(tiny_bert_dir, tiny_texts):
         clf.decision_function([long_text]),
         clf.decision_function([long_text + " sad sad sad"]),
     )
-    batch = clf._dataset(np.array([long_text], dtype=object)).__getitems__([0])[0]
+    batch = clf._model._dataset(np.array([long_text], dtype=object)).__getitems__([0])[
+        0
+    ]
     assert batch.encoding["input_ids"].shape == (1, 6)
 
 

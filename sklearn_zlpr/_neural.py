@@ -1,0 +1,401 @@
+"""The neural model kind: a skorch network over sparse rows, dense rows or texts.
+
+:class:`NeuralStrategy` implements :class:`~sklearn_zlpr._strategy.ModelStrategy`
+with :class:`~sklearn_zlpr._net.ZLPRNet`: a sum-mode embedding bag over CSR
+rows, a dense MLP, or a Hugging Face encoder over raw texts, each followed by
+an MLP head with one raw score per label. Every ``"auto"`` parameter whose
+value depends on the encoder is resolved here, in :func:`resolve_settings`,
+from one table of per-encoder defaults.
+"""
+
+import copy
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from skorch.callbacks import GradientNormClipping, ProgressBar
+from skorch.helper import predefined_split
+
+from ._callbacks import BestEpoch, EpochDiagnostics, LRSchedulers, WarmupLinear
+from ._data import BatchDataset, identity_collate
+from ._hf import load_tokenizer, resolve_model
+from ._modules import DenseMLP, SparseMLP, TransformerMLP
+from ._net import ZLPRNet
+from ._strategy import ModelStrategy
+from ._validation import resolve_device
+from .metrics import _get_metric
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
+
+#: Encoder-specific values of the "auto" parameters. ``batch_size`` None is
+#: ``min(256, max(32, n_train // 100))``; ``mixed_precision`` True means
+#: bfloat16 where the device supports it.
+ENCODER_DEFAULTS = {
+    "embedding_bag": {
+        "hidden_layer_sizes": (256,),
+        "batch_size": None,
+        "valid_batch_size": 1024,
+        "lr_scheduler": None,
+        "max_grad_norm": None,
+        "mixed_precision": False,
+    },
+    "dense": {
+        "hidden_layer_sizes": (256,),
+        "batch_size": None,
+        "valid_batch_size": 1024,
+        "lr_scheduler": None,
+        "max_grad_norm": None,
+        "mixed_precision": False,
+    },
+    "transformer": {
+        "hidden_layer_sizes": (),
+        "batch_size": 32,
+        "valid_batch_size": 128,
+        "lr_scheduler": "warmup_linear",
+        "max_grad_norm": 1.0,
+        "mixed_precision": True,
+    },
+}
+
+
+def resolve_settings(params, encoder, n_train):
+    """Every setting of the network, with each ``"auto"`` resolved, checked.
+
+    Parameters
+    ----------
+    params : dict
+        The classifier's parameters.
+    encoder : {"embedding_bag", "dense", "transformer"}
+        The resolved encoder.
+    n_train : int
+        Rows trained on (for the batch size and the schedule length).
+
+    Returns
+    -------
+    dict
+        ``device``, ``hidden_layer_sizes``, ``batch_size``,
+        ``valid_batch_size``, ``sparse_gradients``, ``max_grad_norm``,
+        ``amp_dtype`` and ``lr_scheduler`` (a callback or None).
+    """
+    defaults = ENCODER_DEFAULTS[encoder]
+
+    def auto(name):
+        value = params[name]
+        return defaults[name] if isinstance(value, str) and value == "auto" else value
+
+    device = resolve_device(params["device"])
+    batch_size = auto("batch_size")
+    if batch_size is None:
+        batch_size = min(256, max(32, n_train // 100))
+    lazy_adam = params["optimizer"] in ("adam", "adamw")
+    sparse_gradients = params["sparse_gradients"]
+    if encoder != "embedding_bag":
+        sparse_gradients = False
+    elif sparse_gradients == "auto":
+        sparse_gradients = lazy_adam
+    elif sparse_gradients and not lazy_adam:
+        raise ValueError(
+            "sparse_gradients=True needs optimizer='adam' or 'adamw' (lazy Adam "
+            f"on the embedding table); got optimizer={params['optimizer']!r}. Use "
+            "sparse_gradients='auto' or False with this optimizer."
+        )
+    max_grad_norm = auto("max_grad_norm")
+    if max_grad_norm is not None and sparse_gradients:
+        raise ValueError(
+            "max_grad_norm clips the gradients' norm, which sparse gradients "
+            "of the embedding table do not support; set "
+            "sparse_gradients=False to clip, or max_grad_norm=None."
+        )
+    settings = {
+        "device": device,
+        "hidden_layer_sizes": _check_hidden_layer_sizes(auto("hidden_layer_sizes")),
+        "batch_size": int(batch_size),
+        "valid_batch_size": max(int(batch_size), defaults["valid_batch_size"]),
+        "sparse_gradients": bool(sparse_gradients),
+        "max_grad_norm": max_grad_norm,
+        "amp_dtype": _amp_dtype(params["mixed_precision"], auto, device),
+    }
+    settings["lr_scheduler"] = _lr_scheduler_callback(
+        auto("lr_scheduler"),
+        params["lr_scheduler_params"],
+        steps_per_epoch=int(np.ceil(n_train / settings["batch_size"])),
+        max_epochs=params["max_epochs"],
+    )
+    return settings
+
+
+def _check_hidden_layer_sizes(sizes):
+    original = sizes
+    if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
+        sizes = (sizes,)
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        sizes = None
+    if sizes is None or not all(
+        isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w > 0
+        for w in sizes
+    ):
+        raise ValueError(
+            "hidden_layer_sizes must be 'auto', a positive int or a tuple of "
+            f"positive ints; got {original!r}."
+        )
+    return tuple(int(w) for w in sizes)
+
+
+def _amp_dtype(mixed_precision, auto, device):
+    """bfloat16 when mixed precision is on (and the device has it), else None."""
+    cuda = device.startswith("cuda")
+    if mixed_precision == "auto":
+        on = auto("mixed_precision") and cuda and torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if on else None
+    if not mixed_precision:
+        return None
+    if cuda and not torch.cuda.is_bf16_supported():
+        raise ValueError(
+            "mixed_precision=True uses bfloat16, which this GPU does not "
+            "support; set mixed_precision=False."
+        )
+    return torch.bfloat16
+
+
+def _lr_scheduler_callback(policy, policy_params, steps_per_epoch, max_epochs):
+    """The LR-schedule callback of ``lr_scheduler`` (None for a constant rate)."""
+    if policy is None:
+        return None
+    if isinstance(policy, str) and policy == "warmup_linear":
+        params = dict(policy_params or {})
+        fraction = params.pop("warmup_fraction", 0.1)
+        if params or not (0 <= fraction < 1):
+            raise ValueError(
+                "lr_scheduler='warmup_linear' takes lr_scheduler_params="
+                "{'warmup_fraction': f} with 0 <= f < 1 only; got "
+                f"{policy_params!r}."
+            )
+        total = max_epochs * steps_per_epoch
+        schedule = WarmupLinear(round(fraction * total), total)
+        return LRSchedulers(
+            torch.optim.lr_scheduler.LambdaLR,
+            {"lr_lambda": schedule},
+            step_every="batch",
+        )
+    if isinstance(policy, str):
+        if not hasattr(torch.optim.lr_scheduler, policy):
+            raise ValueError(
+                f"lr_scheduler={policy!r} is not a torch.optim.lr_scheduler "
+                "class name (for example 'CosineAnnealingLR', 'StepLR'), "
+                "'warmup_linear' or 'auto'."
+            )
+        policy = getattr(torch.optim.lr_scheduler, policy)
+    return LRSchedulers(policy, policy_params)
+
+
+def _no_print(*args, **kwargs):
+    """Sink for skorch's early-stopping message (silent unless verbose)."""
+
+
+class _seeded_torch:
+    """Seed torch's global RNG for a block and restore the caller's state."""
+
+    def __init__(self, seed, device):
+        self.seed = seed
+        self.cuda = str(device).startswith("cuda")
+
+    def __enter__(self):
+        devices = list(range(torch.cuda.device_count())) if self.cuda else []
+        self._fork = torch.random.fork_rng(devices=devices)
+        self._fork.__enter__()
+        torch.manual_seed(self.seed)
+        return self
+
+    def __exit__(self, *exc):
+        return self._fork.__exit__(*exc)
+
+
+class NeuralStrategy(ModelStrategy):
+    """The skorch network behind ``ZLPRClassifier`` (see the module notes).
+
+    Fitted attributes: ``net_`` (the :class:`ZLPRNet`), ``settings_`` (the
+    resolved settings), ``columns_`` (the embedding table's columns, or None
+    for a row per column) and, for texts, ``tokenizer_``.
+    """
+
+    def check_params(self, X, Y, *, n_train):
+        self.settings_ = resolve_settings(self.params, self.encoder, n_train)
+        return self.settings_
+
+    # ------------------------------------------------------------ training
+    def fit(
+        self, X, Y, sample_weight, *, criterion, validation, rule, seed, previous=None
+    ):
+        p = self.params
+        if previous is not None:
+            # Continue the previous network: same table layout, its weights.
+            columns = previous.columns_
+        elif sp.issparse(X) and not p["warm_start"]:
+            # One table row per column that occurs in the training data: a
+            # 2**20-column hashed matrix costs rows for its seen columns only.
+            # With warm_start a later fit may use other columns: keep them all.
+            columns = np.unique(X.indices)
+            columns = columns if len(columns) < X.shape[1] else None
+        else:
+            columns = None
+        self._build(X, Y, criterion, rule, seed, columns, p["early_stopping"])
+        if validation is not None:
+            self.net_.train_split = predefined_split(self._dataset(*validation))
+        self._train(self._dataset(X, Y, sample_weight), seed, None, previous)
+        return len(self.net_.history)
+
+    def partial_fit(self, X, Y, sample_weight, *, criterion, rule, seed):
+        if not hasattr(self, "net_"):
+            self._build(X, Y, criterion, rule, seed, None, early_stopping=False)
+        self._train(self._dataset(X, Y, sample_weight), seed, epochs=1)
+        return len(self.net_.history)
+
+    def _train(self, dataset, seed, epochs, previous=None):
+        """Initialise the net if needed (from ``previous``' weights), then train.
+
+        Everything random (the initial weights, dropout, R-drop, sampled
+        losses) draws from torch's global generator, seeded here by ``seed``
+        and the epochs already run, and restored afterwards.
+        """
+        net = self.net_
+        if net.initialized_:
+            epochs_done = len(net.history)
+        else:
+            epochs_done = 0 if previous is None else len(previous.net_.history)
+        with _seeded_torch(seed + epochs_done, net.device):
+            if not net.initialized_:
+                net.initialize()
+                if previous is not None:
+                    self._load_weights(previous)
+                    net.history = copy.deepcopy(previous.net_.history)
+            net.partial_fit(dataset, y=None, epochs=epochs)
+        # The split holds the validation rows: drop it so that the fitted
+        # estimator (and its pickle) does not carry training data around.
+        net.train_split = None
+
+    def _load_weights(self, previous):
+        old = previous.net_.module_.state_dict()
+        new = self.net_.module_.state_dict()
+        changed = [k for k in new if k not in old or old[k].shape != new[k].shape] + [
+            k for k in old if k not in new
+        ]
+        if changed:
+            raise ValueError(
+                "warm_start=True continues the fitted network, but the current "
+                "parameters describe a different one (changed weights: "
+                f"{', '.join(sorted(changed)[:3])}). Set warm_start=False to fit "
+                "a new network, or restore the architecture parameters "
+                "(hidden_layer_sizes, encoder, transformer_model, ...)."
+            )
+        self.net_.module_.load_state_dict(old)
+
+    def _build(self, X, Y, criterion, rule, seed, columns, early_stopping):
+        """Create the skorch net (not yet initialised) from the settings."""
+        p, s = self.params, self.settings_
+        self.columns_ = columns
+        metric = p["early_stopping_metric"]
+        callbacks = [("diagnostics", EpochDiagnostics(rule, metric))]
+        if early_stopping:
+            monitor, lower = "valid_loss", True
+            if metric is not None:
+                m = _get_metric(metric)
+                monitor, lower = f"valid_{m.name}", not m.greater_is_better
+            callbacks.append(
+                (
+                    "early_stopping",
+                    BestEpoch(
+                        monitor=monitor,
+                        lower_is_better=lower,
+                        patience=p["n_iter_no_change"],
+                        sink=print if p["verbose"] else _no_print,
+                    ),
+                )
+            )
+        if s["lr_scheduler"] is not None:
+            callbacks.append(("lr_scheduler", copy.deepcopy(s["lr_scheduler"])))
+        if s["max_grad_norm"] is not None:
+            callbacks.append(
+                ("gradient_clipping", GradientNormClipping(float(s["max_grad_norm"])))
+            )
+        if p["verbose"]:
+            callbacks.append(("progress_bar", ProgressBar()))
+        callbacks += copy.deepcopy(p["callbacks"] or [])
+
+        optimizer = p["optimizer"]
+        if isinstance(optimizer, str):
+            optimizer = OPTIMIZERS[optimizer]
+        if self.encoder == "transformer":
+            model = resolve_model(p["transformer_model"])
+            self.tokenizer_ = load_tokenizer(model)
+            module_kwargs = {
+                "module": TransformerMLP,
+                "module__model_name_or_path": model,
+                "module__pooling": p["pooling"],
+                "module__freeze_encoder": p["freeze_encoder"],
+                "optimizer__param_groups": [("encoder.*", {"lr": p["encoder_lr"]})],
+            }
+        elif self.encoder == "embedding_bag":
+            module_kwargs = {
+                "module": SparseMLP,
+                "module__n_features": X.shape[1],
+                "module__sparse": s["sparse_gradients"],
+            }
+            if columns is not None:
+                module_kwargs["module__columns"] = columns
+        else:
+            module_kwargs = {"module": DenseMLP, "module__n_features": X.shape[1]}
+        batch_order = torch.Generator().manual_seed(seed + 1)
+        net_kwargs = dict(
+            module__n_labels=Y.shape[1],
+            module__hidden_layer_sizes=s["hidden_layer_sizes"],
+            module__activation=p["activation"],
+            module__dropout=p["dropout"],
+            criterion=criterion,
+            optimizer=optimizer,
+            optimizer__lr=p["lr"],
+            optimizer__weight_decay=p["weight_decay"],
+            batch_size=s["batch_size"],
+            max_epochs=p["max_epochs"],
+            train_split=None,
+            callbacks=callbacks,
+            iterator_train__shuffle=True,
+            iterator_train__generator=batch_order,
+            iterator_train__collate_fn=identity_collate,
+            iterator_valid__collate_fn=identity_collate,
+            iterator_valid__batch_size=s["valid_batch_size"],
+            device=s["device"],
+            verbose=p["verbose"],
+            rdrop_alpha=p["rdrop_alpha"],
+            label_smoothing=p["label_smoothing"],
+            amp_dtype=s["amp_dtype"],
+            **module_kwargs,
+        )
+        net_kwargs.update(p["net_params"] or {})
+        self.net_ = ZLPRNet(**net_kwargs)
+
+    # ------------------------------------------------------------ inference
+    def _dataset(self, X, Y=None, sample_weight=None):
+        """The torch dataset of X (and targets); texts are tokenised per batch."""
+        if self.encoder == "transformer":
+            max_length = self.params["max_length"]
+            return BatchDataset(X, Y, sample_weight, self.tokenizer_, max_length)
+        return BatchDataset(X, Y, sample_weight)
+
+    def raw_scores(self, X):
+        return self.net_.predict_scores(self._dataset(X)).numpy()
+
+    def fitted_attributes(self):
+        attrs = {
+            "net_": self.net_,
+            "device_": str(self.net_.device),
+            "batch_size_": self.settings_["batch_size"],
+        }
+        if self.encoder == "transformer":
+            attrs["tokenizer_"] = self.tokenizer_
+        return attrs
