@@ -36,7 +36,7 @@ its defaults:
 
 * memory does not grow with the width: the ``+MiB`` at the widest width is at
   most 1.5x the ``+MiB`` at the narrowest, and it grows by less than a table
-  with a row for every column would (``2**k x embedding_dim`` float32 weights,
+  with a row for every column would (``2**k x width`` float32 weights,
   without Adam's moments: 1008 MiB from 2**14 to 2**20);
 * speed does not collapse with the width: docs/s at the widest width is at
   least 0.5x docs/s at the narrowest;

@@ -163,24 +163,16 @@ def _lse_core_eager(s, target, one, hard, s0, weight=None):
 _COMPILE_MIN_LABELS = 512
 
 
-# The compiled core keeps no state of ours: no module-level cache or flag.
-# * A wrapper built once at import would be simplest, but ``torch.compile``
-#   imports torch._dynamo and torch._inductor: about +3 s on
-#   ``import sklearn_zlpr`` (measured 3.9 s -> 7.1 s, torch 2.13, 2 CPU cores).
-# * So the wrapper is rebuilt per call (about 1 ms). The compiled graphs live in
-#   torch's own cache, keyed by the code object of ``_lse_core_eager``: a new
-#   wrapper reuses them, it does not recompile.
-# * ``suppress_errors``: when the compiler fails (no C++ compiler, no triton),
-#   torch logs the error, runs the function eagerly and remembers, in that same
-#   cache, to skip it from then on. Without it every call would retry the
-#   failed compilation (0.7 s per call measured without a C++ compiler).
 def _compiled_lse_core(s, target, one, hard, s0, weight):
-    """Run :func:`_lse_core_eager` compiled with :func:`torch.compile`."""
-    import torch._dynamo  # here, not at the top: importing it costs seconds
+    """Run :func:`_lse_core_eager` compiled (see :mod:`sklearn_zlpr._compiled`).
 
-    with torch._dynamo.config.patch(suppress_errors=True):
-        compiled = torch.compile(_lse_core_eager, dynamic=True)
-        return compiled(s, target, one, hard, s0, weight)
+    The compiled function is a constant of a private module imported here, on
+    first use, because importing the compiler costs seconds; no state of ours
+    changes at run time.
+    """
+    from ._compiled import LSE_CORE
+
+    return LSE_CORE(s, target, one, hard, s0, weight)
 
 
 def _lse_core_forward(s, target, one, hard, s0, weight=None):

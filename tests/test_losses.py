@@ -509,6 +509,38 @@ def test_compiler_failure_falls_back_to_eager(monkeypatch):
     assert _module_state() == state
 
 
+def test_compiler_backend_falls_back_to_the_traced_graph(monkeypatch):
+    """Where Inductor fails, the backend warns and returns the graph as it is.
+
+    torch caches what a backend returns, so the compilation is not retried at
+    every call; torch's own re-trace signal is passed through untouched.
+    """
+    compiled = pytest.importorskip("sklearn_zlpr._compiled")
+    from torch._dynamo.exc import RestartAnalysis
+
+    gm = torch.fx.symbolic_trace(_Doubler())
+
+    def broken(gm, example_inputs):
+        raise RuntimeError("InvalidCxxCompiler: no C++ compiler")
+
+    monkeypatch.setattr(compiled, "compile_fx", broken)
+    with pytest.warns(RuntimeWarning, match="InvalidCxxCompiler.*fall back to eager"):
+        fn = compiled._inductor_or_eager(gm, [torch.ones(3)])
+    torch.testing.assert_close(fn(torch.arange(3.0)), torch.tensor([0.0, 2.0, 4.0]))
+
+    def restart(gm, example_inputs):
+        raise RestartAnalysis()
+
+    monkeypatch.setattr(compiled, "compile_fx", restart)
+    with pytest.raises(RestartAnalysis):
+        compiled._inductor_or_eager(gm, [torch.ones(3)])
+
+
+class _Doubler(torch.nn.Module):
+    def forward(self, x):
+        return 2 * x
+
+
 @pytest.mark.parametrize(
     "n_labels, dtype, env",
     [(511, torch.float32, "1"), (600, torch.float64, "1"), (600, torch.float32, "0")],
