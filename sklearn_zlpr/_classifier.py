@@ -519,12 +519,14 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             validation = self._check_data(X_val, y_val, labels_of="y_val")[:2]
         criterion, rule = self._criterion_and_rule(Y, sample_weight)
         seed = self._seed = training_seed(self.random_state)
+        train = np.arange(X.shape[0])
         if validation is None and self._needs_validation():
             train, valid = validation_split(X.shape[0], self.validation_fraction, seed)
             validation = (X[valid], Y[valid])
+        model = self._make_model(X, Y, n_train=len(train))  # checked on all of X
+        if len(train) < X.shape[0]:
             X, Y = X[train], Y[train]
             sample_weight = None if sample_weight is None else sample_weight[train]
-        model = self._make_model(X, Y)
         self.n_iter_ = model.fit(
             X,
             Y,
@@ -583,7 +585,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             criterion, rule = self._criterion_and_rule(Y, sample_weight)
             rule = rule.with_threshold(rule.threshold)  # no data to tune on
             self._seed = training_seed(self.random_state)
-            model = self._make_model(X, Y)
+            model = self._make_model(X, Y, n_train=X.shape[0])
         else:  # keep the loss and the (possibly tuned) rule of the first fit
             model, criterion, rule = self._model, self._criterion, None
         self.n_iter_ = model.partial_fit(
@@ -647,10 +649,10 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         )
         return criterion, rule
 
-    def _make_model(self, X, Y):
-        """A new model strategy from the current parameters, checked."""
+    def _make_model(self, X, Y, n_train):
+        """A new model strategy from the current parameters, checked on X."""
         model = NeuralStrategy(self.get_params(deep=False), self.encoder_)
-        model.check_params(X, Y, n_train=X.shape[0])
+        model.check_params(X, Y, n_train=n_train)
         return model
 
     def _set_fitted(self, model, criterion, rule):

@@ -31,26 +31,20 @@ OPTIMIZERS = {
     "sgd": torch.optim.SGD,
 }
 
+_MLP_DEFAULTS = {
+    "hidden_layer_sizes": (256,),
+    "batch_size": None,
+    "valid_batch_size": 1024,
+    "lr_scheduler": None,
+    "max_grad_norm": None,
+    "mixed_precision": False,
+}
 #: Encoder-specific values of the "auto" parameters. ``batch_size`` None is
 #: ``min(256, max(32, n_train // 100))``; ``mixed_precision`` True means
 #: bfloat16 where the device supports it.
 ENCODER_DEFAULTS = {
-    "embedding_bag": {
-        "hidden_layer_sizes": (256,),
-        "batch_size": None,
-        "valid_batch_size": 1024,
-        "lr_scheduler": None,
-        "max_grad_norm": None,
-        "mixed_precision": False,
-    },
-    "dense": {
-        "hidden_layer_sizes": (256,),
-        "batch_size": None,
-        "valid_batch_size": 1024,
-        "lr_scheduler": None,
-        "max_grad_norm": None,
-        "mixed_precision": False,
-    },
+    "embedding_bag": _MLP_DEFAULTS,
+    "dense": _MLP_DEFAULTS,
     "transformer": {
         "hidden_layer_sizes": (),
         "batch_size": 32,
@@ -226,6 +220,15 @@ class NeuralStrategy(ModelStrategy):
 
     def check_params(self, X, Y, *, n_train):
         self.settings_ = resolve_settings(self.params, self.encoder, n_train)
+        # The embedding table's layout: one row per column that occurs in the
+        # X passed to fit, so that a 2**20-column hashed matrix costs rows for
+        # its seen columns only. With warm_start (and partial_fit) a later fit
+        # may use other columns: keep a row for every one.
+        columns = None
+        if sp.issparse(X) and not self.params["warm_start"]:
+            columns = np.unique(X.indices)
+            columns = columns if len(columns) < X.shape[1] else None
+        self.settings_["columns"] = columns
         return self.settings_
 
     # ------------------------------------------------------------ training
@@ -233,17 +236,8 @@ class NeuralStrategy(ModelStrategy):
         self, X, Y, sample_weight, *, criterion, validation, rule, seed, previous=None
     ):
         p = self.params
-        if previous is not None:
-            # Continue the previous network: same table layout, its weights.
-            columns = previous.columns_
-        elif sp.issparse(X) and not p["warm_start"]:
-            # One table row per column that occurs in the training data: a
-            # 2**20-column hashed matrix costs rows for its seen columns only.
-            # With warm_start a later fit may use other columns: keep them all.
-            columns = np.unique(X.indices)
-            columns = columns if len(columns) < X.shape[1] else None
-        else:
-            columns = None
+        # Continuing the previous network keeps its table layout.
+        columns = self.settings_["columns"] if previous is None else previous.columns_
         self._build(X, Y, criterion, rule, seed, columns, p["early_stopping"])
         if validation is not None:
             self.net_.train_split = predefined_split(self._dataset(*validation))

@@ -50,7 +50,8 @@ class ModelStrategy:
         Parameters
         ----------
         X : {ndarray, sparse matrix, object ndarray}
-            The validated training features.
+            The validated features passed to ``fit`` (before any validation
+            rows are held out).
         Y : scipy.sparse.csr_matrix of shape (n_samples, n_labels)
             The encoded targets.
         n_train : int

@@ -1180,6 +1180,10 @@ class _Loss(nn.Module):
     supports_label_weight = False
     #: the loss accepts soft targets in [0, 1] (label smoothing needs one).
     accepts_soft_targets = False
+    #: the name of the loss to train with instead when targets are soft (label
+    #: smoothing), for a loss that takes hard targets only; read from the class
+    #: that declares it, not inherited by subclasses.
+    soft_targets_variant = None
 
     def __init__(self, reduction="mean"):
         super().__init__()
@@ -1256,6 +1260,7 @@ class ZLPRLoss(_LabelWeightedLoss):
     """
 
     proba_scale = 2.0
+    soft_targets_variant = "soft_zlpr"  # paper Eq. 31
 
     def forward(self, input, target):
         return zlpr_loss(
@@ -1856,10 +1861,11 @@ def make_criterion(
     n_labels : int
         Number of labels (columns of the targets).
     label_smoothing : float, default=0.0
-        If positive, the criterion must accept soft targets: ``"zlpr"`` (or a
-        :class:`ZLPRLoss`, not a subclass) becomes :class:`SoftZLPRLoss` (paper
-        Eq. 31), with the same ``label_weight``; any other loss whose class
-        does not accept soft targets raises a ``ValueError``.
+        If positive, the criterion must accept soft targets: a loss whose class
+        declares a ``soft_targets_variant`` (``"zlpr"``, a :class:`ZLPRLoss`)
+        becomes that loss (:class:`SoftZLPRLoss`, paper Eq. 31), with the same
+        ``reduction`` and ``label_weight``; any other loss whose class does not
+        accept soft targets raises a ``ValueError``.
     label_weight : array-like of shape (n_labels,), default=None
         Positive finite per-label weights set on the criterion (its
         ``label_weight`` buffer). The loss must support label weights, and must
@@ -1895,14 +1901,16 @@ def make_criterion(
         )
 
     if label_smoothing > 0:
-        if type(criterion) is ZLPRLoss:  # ZLPR for soft labels (paper Eq. 31)
-            criterion = SoftZLPRLoss(
+        variant = vars(type(criterion)).get("soft_targets_variant")
+        if variant is not None:  # e.g. ZLPR for soft labels (paper Eq. 31)
+            criterion = _REGISTRY[variant](
                 reduction=criterion.reduction, label_weight=criterion.label_weight
             )
         if not getattr(type(criterion), "accepts_soft_targets", False):
             names = sorted(
-                [name for name, cls in _REGISTRY.items() if cls.accepts_soft_targets]
-                + ["zlpr"]
+                name
+                for name, cls in _REGISTRY.items()
+                if cls.accepts_soft_targets or cls.soft_targets_variant
             )
             raise ValueError(
                 f"label_smoothing needs a loss that accepts soft targets ({names}); "

@@ -14,6 +14,11 @@ Conventions
   except ``micro_f1_score`` and ``macro_f1_score``, which weight the counts.
 * Ties in scores are handled as scikit-learn does: a label's rank is the number
   of labels scored at least as high.
+* Every metric is declared once, in the private registry ``_REGISTRY`` (name,
+  column title, function, response, direction). The report, the scorers,
+  ``ZLPRClassifier``'s ``early_stopping_metric`` and ``threshold_metric``, and
+  the benchmark and command-line columns all derive from it; a metric's scorer
+  name (``neg_ranking_loss``) is accepted wherever its name is.
 
 Equation numbers refer to Su et al., "ZLPR: A Novel Loss for Multi-label
 Classification" (section 4.3). All functions are vectorised (no Python loop over

@@ -38,6 +38,17 @@ def fixture_files(tmp_path_factory):
     return folder
 
 
+def _bench_args(f):
+    """``benchmark --train ... --test ...`` on the fixture files in ``f``."""
+    return [
+        "benchmark",
+        "--train",
+        str(f / "train.jsonl"),
+        "--test",
+        str(f / "test.jsonl"),
+    ]
+
+
 def _run(args):
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -49,11 +60,7 @@ def test_benchmark_writes_results_and_marks_the_best(fixture_files, tmp_path):
     f = fixture_files
     code, out, err = _run(
         [
-            "benchmark",
-            "--train",
-            str(f / "train.jsonl"),
-            "--test",
-            str(f / "test.jsonl"),
+            *_bench_args(f),
             "--labels",
             str(f / "labels.txt"),
             "--losses",
@@ -107,11 +114,7 @@ def test_benchmark_values_match_an_independent_computation(fixture_files, tmp_pa
     f = fixture_files
     code, out, _ = _run(
         [
-            "benchmark",
-            "--train",
-            str(f / "train.jsonl"),
-            "--test",
-            str(f / "test.jsonl"),
+            *_bench_args(f),
             "--labels",
             str(f / "labels.txt"),
             "--losses",
@@ -176,11 +179,7 @@ def test_benchmark_errors_are_clear(fixture_files, tmp_path):
     assert code == 1 and "line 2" in err
     code, _, err = _run(
         [
-            "benchmark",
-            "--train",
-            str(f / "train.jsonl"),
-            "--test",
-            str(f / "test.jsonl"),
+            *_bench_args(f),
             "--labels",
             str(tmp_path / "few.txt"),
         ]
@@ -189,11 +188,7 @@ def test_benchmark_errors_are_clear(fixture_files, tmp_path):
     (tmp_path / "few.txt").write_text("ant\nbee\n")
     code, _, err = _run(
         [
-            "benchmark",
-            "--train",
-            str(f / "train.jsonl"),
-            "--test",
-            str(f / "test.jsonl"),
+            *_bench_args(f),
             "--labels",
             str(tmp_path / "few.txt"),
             "--losses",
@@ -205,11 +200,7 @@ def test_benchmark_errors_are_clear(fixture_files, tmp_path):
     assert code == 1 and "not in the label list" in err and "unknown_labels" in err
     code, _, _ = _run(
         [
-            "benchmark",
-            "--train",
-            str(f / "train.jsonl"),
-            "--test",
-            str(f / "test.jsonl"),
+            *_bench_args(f),
             "--labels",
             str(tmp_path / "few.txt"),
             "--unknown-labels",
@@ -265,11 +256,7 @@ def test_figure_leaves_the_matplotlib_backend_alone(fixture_files, tmp_path):
     try:
         code, out, err = _run(
             [
-                "benchmark",
-                "--train",
-                str(f / "train.jsonl"),
-                "--test",
-                str(f / "test.jsonl"),
+                *_bench_args(f),
                 "--losses",
                 "zlpr",
                 "--seeds",
@@ -374,11 +361,7 @@ def test_benchmark_transformer_features(
     f = fixture_files
     code, _, err = _run(
         [
-            "benchmark",
-            "--train",
-            str(f / "train.jsonl"),
-            "--test",
-            str(f / "test.jsonl"),
+            *_bench_args(f),
             "--losses",
             "zlpr",
             "--seeds",

@@ -134,7 +134,7 @@ def test_relative_links_point_to_existing_files(page):
 def test_module_map_names_every_module():
     """docs/contributing.md maps every module of the package, and only those."""
     page = (DOCS / "contributing.md").read_text(encoding="utf-8")
-    mapped = set(re.findall(r"^\| `(sklearn_zlpr/\w+\.py)` \|", page, re.M))
+    mapped = set(re.findall(r"^\| `(sklearn_zlpr/\w+\.py)` \|", page, re.MULTILINE))
     package = Path(sklearn_zlpr.__file__).parent
     modules = {f"sklearn_zlpr/{p.name}" for p in package.glob("*.py")}
     assert mapped == modules

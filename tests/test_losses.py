@@ -932,3 +932,25 @@ def test_make_criterion_bad_loss():
         L.make_criterion("nope", n_labels=2)
     with pytest.raises(TypeError, match="loss must be a name of LOSSES"):
         L.make_criterion(lambda s, y: s, n_labels=2)
+
+
+class _DeclaresItsSoftVariant(L.ZLPRLoss):
+    soft_targets_variant = "soft_zlpr"
+
+
+def test_soft_targets_variant_is_declared_not_inherited():
+    # ZLPR declares soft-ZLPR as its variant for soft targets (paper Eq. 31);
+    # a subclass must declare it itself to be switched (see above).
+    assert L.ZLPRLoss.soft_targets_variant == "soft_zlpr"
+    assert all(
+        cls.soft_targets_variant is None
+        for name, cls in L._REGISTRY.items()
+        if name != "zlpr"
+    )
+    criterion = L.make_criterion(
+        _DeclaresItsSoftVariant(label_weight=[1.0, 3.0]),
+        n_labels=2,
+        label_smoothing=0.1,
+    )
+    assert type(criterion) is L.SoftZLPRLoss and criterion.reduction == "none"
+    torch.testing.assert_close(criterion.label_weight, torch.tensor([1.0, 3.0]))
