@@ -25,10 +25,13 @@ class EpochDiagnostics(Callback):
 
     With ``metric``, also ``valid_<metric>`` on the validation split.
 
-    Labels are decided by ``rule``, the classifier's own decision rule. A rule
-    that tunes its threshold (``threshold="auto"``) is tuned on each epoch's
-    validation scores first, so that every epoch is judged by the decision
-    ``predict`` would make if that epoch were kept.
+    Labels are decided by ``rule``, the classifier's own decision rule. When
+    ``metric`` is a set metric and the rule tunes its threshold
+    (``threshold="auto"``), the threshold is tuned on each epoch's validation
+    scores first, so that every epoch is judged by the labels ``predict`` would
+    return if that epoch were kept. That search costs about a second per epoch
+    on a few thousand validation rows, so it runs only then: otherwise
+    ``card_pred`` of a tuned rule is taken at the loss's own threshold.
 
     Parameters
     ----------
@@ -63,10 +66,12 @@ class EpochDiagnostics(Callback):
         self._seen = {True: [], False: []}
         rule = self.rule
         if rule.tune is not None:
-            if False not in seen:
-                rule = rule.with_threshold(rule.threshold)  # no data to tune on
-            else:
+            needed = self.metric is not None and False in seen
+            needed = needed and _get_metric(self.metric).response == "predict"
+            if needed:
                 rule = rule.tuned(*seen[False])
+            else:
+                rule = rule.with_threshold(rule.threshold)
         for training, prefix in ((True, "train"), (False, "valid")):
             if training not in seen:
                 continue
