@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted
 from ._decision import DecisionRule, make_rule
 from ._hf import POOLINGS
 from ._modules import ACTIVATIONS
-from ._neural import ENCODER_DEFAULTS, OPTIMIZERS, NeuralStrategy
+from ._neural import ENCODER_DEFAULTS, OPTIMIZERS, STRATEGIES
 from ._targets import encode_like, encode_targets
 from ._validation import (
     check_sample_weight,
@@ -651,7 +651,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
 
     def _make_model(self, X, Y, n_train):
         """A new model strategy from the current parameters, checked on X."""
-        model = NeuralStrategy(self.get_params(deep=False), self.encoder_)
+        model = STRATEGIES[self.encoder_](self.get_params(deep=False), self.encoder_)
         model.check_params(X, Y, n_train=n_train)
         return model
 

@@ -1,9 +1,11 @@
-"""The neural model kind: a skorch network over sparse rows, dense rows or texts.
+"""The neural model kinds: a skorch network over sparse rows, dense rows or texts.
 
 :class:`NeuralStrategy` implements :class:`~sklearn_zlpr._strategy.ModelStrategy`
-with :class:`~sklearn_zlpr._net.ZLPRNet`: a sum-mode embedding bag over CSR
-rows, a dense MLP, or a Hugging Face encoder over raw texts, each followed by
-an MLP head with one raw score per label. Every ``"auto"`` parameter whose
+with :class:`~sklearn_zlpr._net.ZLPRNet`: an MLP whose first layer is a
+sum-mode embedding bag over CSR rows or a linear layer over dense rows.
+:class:`TransformerStrategy` swaps in a Hugging Face encoder over raw texts,
+followed by an MLP head; the rest (settings, callbacks, training loop, warm
+start) is shared. Every ``"auto"`` parameter whose
 value depends on the encoder is resolved here, in :func:`resolve_settings`,
 from one table of per-encoder defaults.
 """
@@ -211,11 +213,11 @@ class _seeded_torch:
 
 
 class NeuralStrategy(ModelStrategy):
-    """The skorch network behind ``ZLPRClassifier`` (see the module notes).
+    """The skorch MLP over sparse or dense rows (see the module notes).
 
     Fitted attributes: ``net_`` (the :class:`ZLPRNet`), ``settings_`` (the
-    resolved settings), ``columns_`` (the embedding table's columns, or None
-    for a row per column) and, for texts, ``tokenizer_``.
+    resolved settings) and ``columns_`` (the embedding table's columns, or
+    None for a row per column).
     """
 
     def check_params(self, X, Y, *, n_train):
@@ -324,26 +326,7 @@ class NeuralStrategy(ModelStrategy):
         optimizer = p["optimizer"]
         if isinstance(optimizer, str):
             optimizer = OPTIMIZERS[optimizer]
-        if self.encoder == "transformer":
-            model = resolve_model(p["transformer_model"])
-            self.tokenizer_ = load_tokenizer(model)
-            module_kwargs = {
-                "module": TransformerMLP,
-                "module__model_name_or_path": model,
-                "module__pooling": p["pooling"],
-                "module__freeze_encoder": p["freeze_encoder"],
-                "optimizer__param_groups": [("encoder.*", {"lr": p["encoder_lr"]})],
-            }
-        elif self.encoder == "embedding_bag":
-            module_kwargs = {
-                "module": SparseMLP,
-                "module__n_features": X.shape[1],
-                "module__sparse": s["sparse_gradients"],
-            }
-            if columns is not None:
-                module_kwargs["module__columns"] = columns
-        else:
-            module_kwargs = {"module": DenseMLP, "module__n_features": X.shape[1]}
+        module_kwargs = self._module_kwargs(X, columns)
         batch_order = torch.Generator().manual_seed(seed + 1)
         net_kwargs = dict(
             module__n_labels=Y.shape[1],
@@ -373,23 +356,69 @@ class NeuralStrategy(ModelStrategy):
         net_kwargs.update(p["net_params"] or {})
         self.net_ = ZLPRNet(**net_kwargs)
 
+    def _module_kwargs(self, X, columns):
+        """The torch module of the net and its arguments (skorch's routing)."""
+        if self.encoder == "embedding_bag":
+            kwargs = {
+                "module": SparseMLP,
+                "module__n_features": X.shape[1],
+                "module__sparse": self.settings_["sparse_gradients"],
+            }
+            if columns is not None:
+                kwargs["module__columns"] = columns
+            return kwargs
+        return {"module": DenseMLP, "module__n_features": X.shape[1]}
+
     # ------------------------------------------------------------ inference
     def _dataset(self, X, Y=None, sample_weight=None):
-        """The torch dataset of X (and targets); texts are tokenised per batch."""
-        if self.encoder == "transformer":
-            max_length = self.params["max_length"]
-            return BatchDataset(X, Y, sample_weight, self.tokenizer_, max_length)
+        """The torch dataset of X (and targets)."""
         return BatchDataset(X, Y, sample_weight)
 
     def raw_scores(self, X):
         return self.net_.predict_scores(self._dataset(X)).numpy()
 
     def fitted_attributes(self):
-        attrs = {
+        return {
             "net_": self.net_,
             "device_": str(self.net_.device),
             "batch_size_": self.settings_["batch_size"],
         }
-        if self.encoder == "transformer":
-            attrs["tokenizer_"] = self.tokenizer_
-        return attrs
+
+
+class TransformerStrategy(NeuralStrategy):
+    """A Hugging Face encoder over raw texts with an MLP head, fine-tuned.
+
+    The network, training loop and settings are :class:`NeuralStrategy`'s;
+    the module is :class:`~sklearn_zlpr._modules.TransformerMLP`, the
+    encoder's weights get their own learning rate (``encoder_lr``), and texts
+    are tokenised per batch, padded to the batch's longest text. Fitted
+    attributes: those of :class:`NeuralStrategy` and ``tokenizer_``.
+    """
+
+    def _module_kwargs(self, X, columns):
+        p = self.params
+        model = resolve_model(p["transformer_model"])
+        self.tokenizer_ = load_tokenizer(model)
+        return {
+            "module": TransformerMLP,
+            "module__model_name_or_path": model,
+            "module__pooling": p["pooling"],
+            "module__freeze_encoder": p["freeze_encoder"],
+            "optimizer__param_groups": [("encoder.*", {"lr": p["encoder_lr"]})],
+        }
+
+    def _dataset(self, X, Y=None, sample_weight=None):
+        """The torch dataset of the texts (and targets), tokenised per batch."""
+        max_length = self.params["max_length"]
+        return BatchDataset(X, Y, sample_weight, self.tokenizer_, max_length)
+
+    def fitted_attributes(self):
+        return {**super().fitted_attributes(), "tokenizer_": self.tokenizer_}
+
+
+#: The strategy of each encoder.
+STRATEGIES = {
+    "embedding_bag": NeuralStrategy,
+    "dense": NeuralStrategy,
+    "transformer": TransformerStrategy,
+}

@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from sklearn_zlpr import ZLPRClassifier
-from sklearn_zlpr._neural import ENCODER_DEFAULTS, NeuralStrategy, resolve_settings
+from sklearn_zlpr._neural import (
+    ENCODER_DEFAULTS,
+    STRATEGIES,
+    NeuralStrategy,
+    TransformerStrategy,
+    resolve_settings,
+)
 from sklearn_zlpr._strategy import ModelStrategy
 
 
@@ -97,7 +103,7 @@ def test_a_fitted_strategy_keeps_no_training_data(multilabel_data):
     X, Y = multilabel_data
     clf = ZLPRClassifier(max_epochs=2, random_state=0, device="cpu").fit(X, Y)
     model = clf._model
-    assert isinstance(model, NeuralStrategy) and model.net_ is clf.net_
+    assert type(model) is NeuralStrategy and model.net_ is clf.net_
     assert model.net_.train_split is None
     # Pickled, the strategy holds weights and settings, not the 600 x 200 rows.
     blob = pickle.dumps(model)
@@ -108,3 +114,21 @@ def test_a_fitted_strategy_keeps_no_training_data(multilabel_data):
     )
     assert restored.settings_["device"] == "cpu"
     assert isinstance(restored.net_.module_, torch.nn.Module)
+
+
+def test_each_encoder_gets_its_strategy(multilabel_data, tiny_bert_dir):
+    X, Y = multilabel_data
+    params = {"max_epochs": 1, "random_state": 0, "device": "cpu"}
+    assert type(ZLPRClassifier(**params).fit(X, Y)._model) is NeuralStrategy
+    texts = ["w1 w2 w3", "w4 w5", "w6 w1 w2", "w3 w3 w7"] * 5
+    clf = ZLPRClassifier(transformer_model=str(tiny_bert_dir), **params)
+    clf.fit(texts, Y[:20])
+    assert clf.encoder_ == "transformer"
+    assert type(clf._model) is TransformerStrategy
+    # The tokenizer is a fitted attribute of the estimator, from the strategy.
+    assert clf.tokenizer_ is clf._model.tokenizer_
+    assert STRATEGIES == {
+        "embedding_bag": NeuralStrategy,
+        "dense": NeuralStrategy,
+        "transformer": TransformerStrategy,
+    }
