@@ -66,9 +66,11 @@ class EpochDiagnostics(Callback):
         self._seen = {True: [], False: []}
         rule = self.rule
         if rule.tune is not None:
-            needed = self.metric is not None and False in seen
-            needed = needed and _get_metric(self.metric).response == "predict"
-            if needed:
+            judged_by_labels = (
+                self.metric is not None
+                and _get_metric(self.metric).response == "predict"
+            )
+            if judged_by_labels and False in seen:
                 rule = rule.tuned(*seen[False])
             else:
                 rule = rule.with_threshold(rule.threshold)
