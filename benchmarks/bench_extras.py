@@ -50,17 +50,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _metrics import paper_metrics
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from sklearn_zlpr import ZLPRClassifier
-from sklearn_zlpr.metrics import (
-    avg_precision_score,
-    example_f1_score,
-    macro_f1_score,
-    micro_f1_score,
-    ranking_loss,
-    subset_accuracy_score,
-)
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = {
@@ -81,15 +74,8 @@ CONFIGS = {
         "lr_scheduler_params": {"T_max": 30},
     },
 }
-#: (key, column title, function, input, higher is better)
-METRICS = (
-    ("subset_accuracy", "SubACC", subset_accuracy_score, "pred", True),
-    ("example_f1", "ExF1", example_f1_score, "pred", True),
-    ("micro_f1", "MiF1", micro_f1_score, "pred", True),
-    ("macro_f1", "MaF1", macro_f1_score, "pred", True),
-    ("avg_precision", "AvgPrec", avg_precision_score, "score", True),
-    ("ranking_loss", "RankLoss", ranking_loss, "score", False),
-)
+#: (key, column title, function, input, higher is better), from the registry
+METRICS = paper_metrics()
 CALIBRATION_MODELS = ("ZLPR sigmoid(2s)", "ZLPR sigmoid(s)", "BCE sigmoid(s)")
 N_BINS = 15
 BCE_LABEL = 'loss="bce" (calibration)'

@@ -52,31 +52,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _metrics import paper_metrics
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
 from sklearn_zlpr import TransformerEmbedder, ZLPRClassifier
 from sklearn_zlpr.datasets import load_jsonl
-from sklearn_zlpr.metrics import (
-    avg_precision_score,
-    example_f1_score,
-    macro_f1_score,
-    micro_f1_score,
-    ranking_loss,
-    subset_accuracy_score,
-)
 
 DATASET = "goemotions"
-#: (key, column title, function, input, higher is better)
-METRICS = (
-    ("subset_accuracy", "SubACC", subset_accuracy_score, "pred", True),
-    ("example_f1", "ExF1", example_f1_score, "pred", True),
-    ("micro_f1", "MiF1", micro_f1_score, "pred", True),
-    ("macro_f1", "MaF1", macro_f1_score, "pred", True),
-    ("avg_precision", "AvgPrec", avg_precision_score, "score", True),
-    ("ranking_loss", "RankLoss", ranking_loss, "score", False),
-)
+#: (key, column title, function, input, higher is better), from the registry
+METRICS = paper_metrics()
 QUICK_TRAIN, QUICK_TEST = 3000, 1000
 EMB_ZLPR, EMB_LR = "MiniLM + ZLPR", "MiniLM + OvR-LR"
 
