@@ -16,8 +16,6 @@ Usage: python benchmarks/bench_defaults.py [--datasets DIR] [--set key=value ...
 
 import argparse
 import ast
-import gzip
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,9 +25,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, label_ranking_loss
 from sklearn.multiclass import OneVsRestClassifier
-from sklearn.preprocessing import MultiLabelBinarizer
 
 from sklearn_zlpr import ZLPRClassifier
+from sklearn_zlpr.datasets import load_jsonl
 
 DATASETS = {
     "goemotions": ("train.jsonl.gz", "test.jsonl.gz"),
@@ -38,28 +36,14 @@ DATASETS = {
 MAX_FIT_RATIO = 2.0
 
 
-def read_jsonl(path):
-    texts, labels = [], []
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            texts.append(row["text"])
-            labels.append(row["labels"])
-    return texts, labels
-
-
 def load(folder, train, test):
-    names = (folder / "labels.txt").read_text().split()
-    mlb = MultiLabelBinarizer(classes=names, sparse_output=True)
-    tr_x, tr_y = read_jsonl(folder / train)
-    te_x, te_y = read_jsonl(folder / test)
-    # int64, not int8: scikit-learn's LabelBinarizer mishandles int8 indicators.
-    return (
-        tr_x,
-        mlb.fit_transform(tr_y).astype(np.int64),
-        te_x,
-        mlb.transform(te_y).astype(np.int64),
+    """Train/test texts and int64 CSR indicators in labels.txt's column order."""
+    tr, te = (
+        load_jsonl(folder / split, labels=folder / "labels.txt")
+        for split in (train, test)
     )
+    # int64 (load_jsonl's dtype), not int8: scikit-learn mishandles int8 indicators.
+    return tr.data, tr.target, te.data, te.target
 
 
 def evaluate(model, Xtr, Ytr, Xte, Yte):

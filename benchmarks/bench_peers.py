@@ -61,7 +61,6 @@ Usage::
 """
 
 import argparse
-import gzip
 import json
 import math
 import os
@@ -82,10 +81,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neighbors import NearestNeighbors
-from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.svm import LinearSVC
 
 from sklearn_zlpr import ZLPRClassifier
+from sklearn_zlpr.datasets import load_jsonl
 
 try:
     from libmultilabel import linear as lml
@@ -131,27 +130,13 @@ MLKNN = "MLkNN k=10"
 
 # --------------------------------------------------------------------------
 # Data
-def _read_jsonl(path):
-    texts, labels = [], []
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            texts.append(row["text"])
-            labels.append(row["labels"])
-    return texts, labels
-
-
 def load_text(folder):
     """Train/test texts and int64 CSR indicators in labels.txt's column order."""
-    names = (folder / "labels.txt").read_text(encoding="utf-8").splitlines()
-    mlb = MultiLabelBinarizer(classes=names, sparse_output=True)
-    tr_x, tr_y = _read_jsonl(folder / "train.jsonl.gz")
-    te_x, te_y = _read_jsonl(folder / "test.jsonl.gz")
-    with warnings.catch_warnings():  # labels absent from a split are expected
-        warnings.simplefilter("ignore", UserWarning)
-        Ytr = mlb.fit_transform(tr_y).astype(np.int64).tocsr()
-        Yte = mlb.transform(te_y).astype(np.int64).tocsr()
-    return tr_x, Ytr, te_x, Yte
+    train, test = (
+        load_jsonl(folder / f"{split}.jsonl.gz", labels=folder / "labels.txt")
+        for split in ("train", "test")
+    )
+    return train.data, train.target, test.data, test.target
 
 
 def load_features(folder):
