@@ -138,6 +138,7 @@ def make_rule(
     *,
     loss_threshold,
     cardinality,
+    every_row_labelled=False,
 ):
     """The rule of ``ZLPRClassifier``'s parameters (tuned later if "auto").
 
@@ -147,14 +148,17 @@ def make_rule(
         The classifier's ``threshold``.
     top_k : int or None
         The classifier's ``top_k``; it wins over ``threshold``.
-    min_labels, max_labels : int, int or None
-        The label-count bounds.
+    min_labels, max_labels : int or "auto", int or None
+        The label-count bounds; ``min_labels="auto"`` is 1 when every
+        training row has a label (``every_row_labelled``), else 0.
     threshold_metric : str
         What ``"auto"`` maximises.
     loss_threshold : float or None
         The loss's own threshold (None for a pure ranking loss).
     cardinality : float
         The training set's mean number of labels per row.
+    every_row_labelled : bool, default=False
+        Whether every training row has at least one positive label.
 
     Returns
     -------
@@ -164,6 +168,8 @@ def make_rule(
         least 1); with ``"auto"``, a rule to tune, starting from the loss's
         threshold (0 for a ranking loss).
     """
+    if isinstance(min_labels, str):  # "auto"
+        min_labels = int(every_row_labelled)
     bounds = {"min_labels": min_labels, "max_labels": max_labels}
     if top_k is not None:
         return DecisionRule(None, top_k, **bounds)

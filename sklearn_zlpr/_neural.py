@@ -212,6 +212,14 @@ class _seeded_torch:
         return self._fork.__exit__(*exc)
 
 
+def _mean_one(sample_weight):
+    """Weights over their mean: the loss scale, and so the effective learning
+    rate, does not depend on the scale of the weights."""
+    if sample_weight is None or not sample_weight.any():
+        return sample_weight
+    return sample_weight / sample_weight.mean()
+
+
 class NeuralStrategy(ModelStrategy):
     """The skorch MLP over sparse or dense rows (see the module notes).
 
@@ -238,6 +246,7 @@ class NeuralStrategy(ModelStrategy):
         self, X, Y, sample_weight, *, criterion, validation, rule, seed, previous=None
     ):
         p = self.params
+        sample_weight = _mean_one(sample_weight)
         # Continuing the previous network keeps its table layout.
         columns = self.settings_["columns"] if previous is None else previous.columns_
         self._build(X, Y, criterion, rule, seed, columns, p["early_stopping"])
@@ -247,6 +256,7 @@ class NeuralStrategy(ModelStrategy):
         return len(self.net_.history)
 
     def partial_fit(self, X, Y, sample_weight, *, criterion, rule, seed):
+        sample_weight = _mean_one(sample_weight)
         if not hasattr(self, "net_"):
             self._build(X, Y, criterion, rule, seed, None, early_stopping=False)
         self._train(self._dataset(X, Y, sample_weight), seed, epochs=1)

@@ -6,7 +6,8 @@ validation split, the decision rule and the probability link, and the fitted
 attributes. A *strategy* turns features and encoded targets into raw scores:
 it owns the model, its training loop and everything specific to it. The
 skorch network (an embedding bag, a dense MLP or a transformer encoder, see
-:mod:`sklearn_zlpr._neural`) is one; a converged linear solver is the next.
+:mod:`sklearn_zlpr._neural`) is one; the converged linear model
+(:mod:`sklearn_zlpr._linear_model`) the other.
 
 The life cycle, as scikit-learn's estimators dispatch to their solvers:
 
@@ -71,7 +72,7 @@ class ModelStrategy:
         Y : scipy.sparse.csr_matrix of shape (n_samples, n_labels)
             Encoded targets.
         sample_weight : ndarray of shape (n_samples,) or None
-            Per-sample loss weights, mean 1.
+            Per-sample loss weights, as given (validated, not rescaled).
         criterion : torch.nn.Module
             The training loss (per-sample values, ``reduction="none"``, unless
             it is a batch-level loss).

@@ -225,7 +225,7 @@ def resolve_device(device):
 
 
 def check_sample_weight(sample_weight, X, Y, multilabel, owner):
-    """Validated sample weights, normalised to mean 1.
+    """Validated sample weights (non-negative, a positive sum).
 
     Parameters
     ----------
@@ -243,8 +243,9 @@ def check_sample_weight(sample_weight, X, Y, multilabel, owner):
     Returns
     -------
     ndarray of float64, shape (n_samples,)
-        The weights divided by their mean, so that the loss scale, and so the
-        effective learning rate, does not depend on the scale of the weights.
+        The weights as given: the network divides them by their mean (its
+        learning rate should not depend on their scale), while for the
+        converged linear model a weight of 2 must be a repeated row.
     """
     sample_weight = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
@@ -258,7 +259,7 @@ def check_sample_weight(sample_weight, X, Y, multilabel, owner):
                 "Only one class has a non-zero sample_weight; "
                 f"{owner} needs at least 2 classes for 1-D targets."
             )
-    return sample_weight / sample_weight.mean()
+    return sample_weight
 
 
 def validation_split(n_samples, fraction, seed):

@@ -511,9 +511,11 @@ def test_cuda_requested_without_cuda(multilabel_data):
 def test_too_small_for_a_validation_split(multilabel_data):
     X, Y = multilabel_data
     with pytest.raises(ValueError, match="early_stopping=False"):
-        ZLPRClassifier(validation_fraction=0.5).fit(X[:1], Y[:1])
-    # Without early stopping one sample is fine.
+        ZLPRClassifier(validation_fraction=0.5, solver="minibatch").fit(X[:1], Y[:1])
+    # Without early stopping one sample is fine, and the linear model holds
+    # nothing out.
     ZLPRClassifier(early_stopping=False, max_epochs=1).fit(X[:1], Y[:1])
+    assert ZLPRClassifier().fit(X[:1], Y[:1]).solver_ == "lbfgs"
 
 
 # ------------------------------------------------------------- model selection
