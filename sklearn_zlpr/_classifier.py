@@ -410,9 +410,17 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     >>> from sklearn.datasets import make_multilabel_classification
     >>> from sklearn_zlpr import ZLPRClassifier
     >>> X, Y = make_multilabel_classification(n_samples=200, random_state=0)
-    >>> clf = ZLPRClassifier(max_epochs=5, random_state=0).fit(X, Y)
+    >>> clf = ZLPRClassifier().fit(X, Y)  # the default: the linear model
+    >>> clf.solver_, clf.coef_.shape, clf.intercept_.shape
+    ('lbfgs', (5, 20), (5,))
     >>> clf.predict(X[:2]).shape
     (2, 5)
+
+    Setting a parameter of the network (here ``max_epochs``) trains it instead:
+
+    >>> net = ZLPRClassifier(max_epochs=5, random_state=0).fit(X, Y)
+    >>> net.solver_, len(net.net_.history) <= 5
+    ('minibatch', True)
     """
 
     _parameter_constraints: ClassVar[dict] = {
