@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 from scipy.optimize import minimize
 from sklearn.datasets import make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -264,3 +265,15 @@ def test_a_weight_of_two_is_a_repeated_row_at_the_default_tolerance(small):
     assert weighted.C_ == pytest.approx(repeated.C_, rel=1e-6)
     a, b = weighted.decision_function(X), repeated.decision_function(X)
     np.testing.assert_allclose(a, b, atol=0.02 * np.abs(b).max())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_linear_model_on_a_gpu_is_the_cpu_one(multilabel_data):
+    X, Y = multilabel_data
+    cpu = ZLPRClassifier(device="cpu", tol=1e-6).fit(X, Y)
+    gpu = ZLPRClassifier(device="cuda", tol=1e-6).fit(X, Y)
+    assert gpu.device_.startswith("cuda")
+    np.testing.assert_allclose(gpu.coef_, cpu.coef_, atol=1e-3)
+    np.testing.assert_allclose(
+        gpu.decision_function(X), cpu.decision_function(X), atol=1e-3
+    )
