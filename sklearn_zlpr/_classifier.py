@@ -8,6 +8,7 @@ the converged linear model of :mod:`sklearn_zlpr._linear_model` or the skorch
 network of :mod:`sklearn_zlpr._neural`, chosen by ``solver``.
 """
 
+import inspect
 import os
 from numbers import Integral, Real
 from typing import ClassVar
@@ -42,25 +43,25 @@ from .metrics import _metric_names
 _SET_METRICS = {*_metric_names("predict"), *_metric_names("predict", scorer_names=True)}
 _ALL_METRICS = {*_metric_names(), *_metric_names(scorer_names=True)}
 
-#: The network's own training parameters and their defaults: setting any of
-#: them to another value makes ``solver="auto"`` train the network.
-_NETWORK_DEFAULTS = {
-    "activation": "relu",
-    "dropout": 0.5,
-    "optimizer": "adam",
-    "lr": 3e-3,
-    "weight_decay": 0.0,
-    "batch_size": "auto",
-    "max_epochs": 30,
-    "n_iter_no_change": 3,
-    "early_stopping_metric": None,
-    "lr_scheduler": "auto",
-    "lr_scheduler_params": None,
-    "max_grad_norm": "auto",
-    "mixed_precision": "auto",
-    "sparse_gradients": "auto",
-    "net_params": None,
-}
+#: The network's own training parameters: setting any of them to a value
+#: other than its default makes ``solver="auto"`` train the network.
+_NETWORK_PARAMS = (
+    "activation",
+    "dropout",
+    "optimizer",
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "max_epochs",
+    "n_iter_no_change",
+    "early_stopping_metric",
+    "lr_scheduler",
+    "lr_scheduler_params",
+    "max_grad_norm",
+    "mixed_precision",
+    "sparse_gradients",
+    "net_params",
+)
 
 
 def _same(value, default):
@@ -297,8 +298,9 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         (for example ``{"iterator_train__num_workers": 2}``).
 
     solver : {"auto", "lbfgs", "newton-cg", "minibatch"}, default="auto"
-        How the model is trained. ``"lbfgs"`` (:class:`torch.optim.LBFGS`) or
-        ``"newton-cg"`` (scipy's trust-region Newton-CG): a linear model,
+        How the model is trained. ``"lbfgs"`` (a diagonally preconditioned
+        L-BFGS, on the model's device) or ``"newton-cg"`` (scipy's trust-region
+        Newton-CG): a linear model,
         minimising ``C * sum_n sw_n ZLPR(x_n W + b, y_n) + ||W||^2 / 2`` on all
         the training data at once, until the gradient has shrunk to ``tol``
         times its size at zero weights; needs ``loss="zlpr"``, no hidden layer and
@@ -778,9 +780,9 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         if self.solver != "auto":
             return self.solver
         params = self.get_params(deep=False)
+        defaults = inspect.signature(type(self).__init__).parameters
         if linear_incompatibilities(params, self.encoder_) or any(
-            not _same(params[name], _NETWORK_DEFAULTS[name])
-            for name in _NETWORK_DEFAULTS
+            not _same(params[name], defaults[name].default) for name in _NETWORK_PARAMS
         ):
             return "minibatch"
         return "lbfgs"
