@@ -107,7 +107,8 @@ def _csr_tensor(X, device, dtype):
 class LinearZLPRObjective:
     """``C`` times the weighted ZLPR loss of ``X W + b`` plus ``||W||^2 / 2``.
 
-    Nothing is cached between calls: every method is a function of ``w``.
+    Every method is a function of ``w``; only ``X^T`` with squared entries
+    (for the preconditioner) is built once, on first use.
 
     Parameters
     ----------
@@ -152,8 +153,6 @@ class LinearZLPRObjective:
         self.XT = to_tensor(
             X.T.tocsr() if sp.issparse(X) else np.asarray(X).T, self.device, dtype
         )
-        squares = X.multiply(X).T.tocsr() if sp.issparse(X) else np.square(X).T
-        self._XT_squared = to_tensor(squares, self.device, dtype)  # preconditioner
         Y = Y.toarray() if sp.issparse(Y) else np.asarray(Y)
         self.Y = torch.as_tensor(Y > 0.5, device=self.device)
         self.C = float(C)
@@ -196,11 +195,27 @@ class LinearZLPRObjective:
             H.mul_(self.sample_weight[:, None])
         inverse = torch.empty(self.n_params, dtype=torch.float64, device=self.device)
         W, b = self.unpack(inverse)
-        W.copy_(self._XT_squared @ H).mul_(self.C).add_(1.0).reciprocal_()
+        W.copy_(self._squared_XT() @ H).mul_(self.C).add_(1.0).reciprocal_()
         if b is not None:
             b.copy_(H.sum(0, dtype=torch.float64)).mul_(self.C)
             b.clamp_min_(1.0).reciprocal_()
         return inverse if isinstance(w, torch.Tensor) else inverse.cpu().numpy()
+
+    def _squared_XT(self):
+        """``X^T`` with squared entries (same sparsity), built on first use."""
+        if not hasattr(self, "_XT_squared"):
+            XT = self.XT
+            self._XT_squared = (
+                torch.sparse_csr_tensor(
+                    XT.crow_indices(),
+                    XT.col_indices(),
+                    XT.values().square(),
+                    size=XT.shape,
+                )
+                if XT.layout == torch.sparse_csr
+                else XT.square()
+            )
+        return self._XT_squared
 
     def _tensor(self, w):
         return torch.as_tensor(w, dtype=torch.float64, device=self.device)

@@ -121,9 +121,7 @@ class LinearStrategy(ModelStrategy):
         self.feature_scaled_ = _dense_like(X)
         # Statistics weighted like the loss, so that a weight of 2 is the same
         # as a repeated row (scikit-learn's sample-weight equivalence).
-        weights = sample_weight
-        if weights is not None and not np.any(weights):
-            weights = None
+        weights = sample_weight  # validated: non-negative, a positive sum
         if self.feature_scaled_:
             X = X.toarray() if sp.issparse(X) else np.asarray(X)
             X = np.asarray(X, dtype=np.float64)
@@ -149,7 +147,7 @@ class LinearStrategy(ModelStrategy):
         )
         w0 = torch.zeros(objective.n_params, dtype=torch.float64, device=self.device_)
         if previous is not None:
-            w0 = self._previous_weights(previous, objective, mean, scale)
+            w0 = self._previous_weights(previous, mean, scale)
         w, n_iter = minimize_objective(
             objective, w0, solver=p["solver"], tol=p["tol"], max_iter=p["max_iter"]
         )
@@ -163,14 +161,10 @@ class LinearStrategy(ModelStrategy):
         self.n_iter_ = n_iter + (0 if previous is None else previous.n_iter_)
         return self.n_iter_
 
-    def _previous_weights(self, previous, objective, mean, scale):
+    def _previous_weights(self, previous, mean, scale):
+        # Same features and labels: the classifier checked both (n_features_in_,
+        # classes_) before this fit.
         W, b = previous.coef_.T, previous.intercept_
-        if W.shape != (objective.n_features, objective.n_labels):
-            raise ValueError(
-                "warm_start=True continues the fitted linear model, whose "
-                f"coef_ has shape {previous.coef_.shape}; this fit needs "
-                f"{(objective.n_labels, objective.n_features)}."
-            )
         if mean is not None:  # back to the standardised features
             b = b + mean @ W
             W = W * scale[:, None]

@@ -215,9 +215,8 @@ class _seeded_torch:
 def _mean_one(sample_weight):
     """Weights over their mean: the loss scale, and so the effective learning
     rate, does not depend on the scale of the weights."""
-    if sample_weight is None or not sample_weight.any():
-        return sample_weight
-    return sample_weight / sample_weight.mean()
+    # (validated by the classifier: non-negative with a positive sum)
+    return None if sample_weight is None else sample_weight / sample_weight.mean()
 
 
 class NeuralStrategy(ModelStrategy):
