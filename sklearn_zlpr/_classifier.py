@@ -318,11 +318,12 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         Inverse regularisation of the linear solvers, as in
         :class:`~sklearn.linear_model.LogisticRegression`. ``"auto"`` is the
         inverse mean square of the non-zero feature values the solver sees,
-        ``sum_n nnz(x_n) / sum_n ||x_n||^2``: 1 for binary or standardised
+        ``sum_n nnz(x_n) / sum_n ||x_n||^2`` (1 for binary or standardised
         features, about the number of distinct terms per row for L2-normalised
-        TF-IDF rows (long texts spread a row's unit norm over many small values,
-        which need larger weights). See ``C_`` and the measurements in the
-        user guide ("How the defaults were chosen").
+        TF-IDF rows, whose small values need larger weights), times
+        ``sqrt(max(1, k))`` for ``k`` training labels per row on average (the
+        ZLPR loss shares one row's pull among its labels). See ``C_`` and the
+        measurements in the user guide ("How the defaults were chosen").
 
     tol : float, default=1e-3
         The linear solvers stop when the gradient's norm is ``tol`` times its

@@ -78,21 +78,36 @@ def test_both_solvers_give_the_same_model(small, solver):
 
 def test_auto_C_is_the_inverse_mean_square_of_the_nonzero_values(multilabel_data):
     X, Y = multilabel_data
+    Y = np.asarray(Y)
     clf = ZLPRClassifier(max_iter=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, Y)
     nnz = np.array([X[i].nnz for i in range(X.shape[0])])
     sq = np.array([(X[i].data ** 2).sum() for i in range(X.shape[0])])
+    card = np.array([sum(row) for row in Y.tolist()], dtype=float)
+    assert card.mean() > 1.2  # so that the label factor is tested
     # (X reaches the solver as float32, as every numeric X of the estimator.)
-    assert clf.C_ == pytest.approx(nnz.mean() / sq.mean(), rel=1e-6)
+    expected = np.sqrt(card.mean()) * nnz.mean() / sq.mean()
+    assert clf.C_ == pytest.approx(expected, rel=1e-6)
     assert not clf.feature_scaled_
     # Weighted like the loss.
     sw = np.random.default_rng(0).random(X.shape[0]) + 0.1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, Y, sample_weight=sw)
-    assert clf.C_ == pytest.approx((sw * nnz).sum() / (sw * sq).sum(), rel=1e-6)
+    expected = (
+        np.sqrt((sw * card).sum() / sw.sum()) * (sw * nnz).sum() / (sw * sq).sum()
+    )
+    assert clf.C_ == pytest.approx(expected, rel=1e-6)
+    # Fewer than one label per row on average: no label factor (not below 1).
+    sparse_labels = np.zeros_like(Y)
+    sparse_labels[::3, 0] = 1
+    sparse_labels[1::3, 1] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, sparse_labels)
+    assert clf.C_ == pytest.approx(nnz.mean() / sq.mean(), rel=1e-6)
     # An explicit C is used as given.
     assert ZLPRClassifier(C=0.7, max_iter=3).fit(X, Y).C_ == 0.7
 
@@ -106,7 +121,9 @@ def test_dense_features_are_standardised_so_their_units_do_not_matter():
     a = ZLPRClassifier(tol=1e-8, max_iter=2000).fit(X, Y)
     b = ZLPRClassifier(tol=1e-8, max_iter=2000).fit(X * units + 7.0, Y)
     assert a.feature_scaled_ and b.feature_scaled_
-    assert a.C_ == pytest.approx(1.0) and b.C_ == pytest.approx(1.0)
+    # Standardised features: C is the label factor alone.
+    factor = np.sqrt(max(1.0, Y.sum(1).mean()))
+    assert a.C_ == pytest.approx(factor) and b.C_ == pytest.approx(factor)
     np.testing.assert_allclose(
         a.decision_function(X), b.decision_function(X * units + 7.0), atol=1e-3
     )
