@@ -86,22 +86,26 @@ def to_tensor(X, device, dtype=torch.float64):
     """A scipy sparse matrix as a torch CSR tensor, or an array as a dense one."""
     if sp.issparse(X):
         X = sp.csr_matrix(X)
-        with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta"
-            warnings.simplefilter("ignore", UserWarning)
-            return _csr_tensor(X, device, dtype)
+        return _csr_tensor(
+            torch.from_numpy(X.indptr.astype(np.int64)),
+            torch.from_numpy(X.indices.astype(np.int64)),
+            torch.from_numpy(X.data.astype(np.float64, copy=False)),
+            X.shape,
+            device=device,
+            dtype=dtype,
+        )
     return torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
 
 
-def _csr_tensor(X, device, dtype):
-    return torch.sparse_csr_tensor(
-        torch.from_numpy(X.indptr.astype(np.int64)),
-        torch.from_numpy(X.indices.astype(np.int64)),
-        torch.from_numpy(X.data.astype(np.float64, copy=False)),
-        size=X.shape,
-        dtype=dtype,
-        device=device,
-        check_invariants=False,
-    )
+def _csr_tensor(crow, col, values, size, **kwargs):
+    # The arrays come from a valid scipy CSR matrix: torch's invariant checks
+    # are skipped on purpose, and its "support is in beta" warning is not the
+    # user's concern.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            crow, col, values, size=size, check_invariants=False, **kwargs
+        )
 
 
 class LinearZLPRObjective:
@@ -206,11 +210,8 @@ class LinearZLPRObjective:
         if not hasattr(self, "_XT_squared"):
             XT = self.XT
             self._XT_squared = (
-                torch.sparse_csr_tensor(
-                    XT.crow_indices(),
-                    XT.col_indices(),
-                    XT.values().square(),
-                    size=XT.shape,
+                _csr_tensor(
+                    XT.crow_indices(), XT.col_indices(), XT.values().square(), XT.shape
                 )
                 if XT.layout == torch.sparse_csr
                 else XT.square()

@@ -51,6 +51,19 @@ def test_default_is_the_linear_model_and_scores_are_affine(multilabel_data):
     assert example_f1_score(Y, clf.predict(X)) > 0.6
 
 
+def test_a_default_fit_and_predict_warn_nothing(multilabel_data):
+    # torch's "sparse CSR support is in beta" and "invariant checks are
+    # disabled" warnings concern our internals, not the user.
+    X, Y = multilabel_data
+    assert sp.issparse(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = ZLPRClassifier().fit(X, Y)
+        clf.predict(X)
+        clf.decision_function(X)
+    assert [str(w.message) for w in caught] == []
+
+
 def test_the_fitted_model_is_the_optimum_found_by_scipy(small):
     X, Y = small
     clf = ZLPRClassifier(C=3.0, solver="lbfgs", tol=1e-8, max_iter=2000).fit(X, Y)
