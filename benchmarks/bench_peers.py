@@ -21,8 +21,9 @@ Methods:
   ``OneVsRestClassifier(LinearSVC(C=1))`` stands in, labelled
   "LIBLINEAR OvR (sklearn)", and the run says so;
 * ``OneVsRestClassifier(LogisticRegression(max_iter=1000))``;
-* fastText supervised, ``loss='ova'``, other parameters at their defaults, text
-  sets only, on the raw texts (line breaks turned into spaces); labels are the
+* fastText supervised, ``loss='ova'``, other parameters at their defaults
+  ("fastText ova"), and with ``epoch=25, lr=0.5, wordNgrams=2`` ("fastText
+  tuned", issue 15's second configuration), text sets only, on the raw texts (line breaks turned into spaces); labels are the
   per-label probabilities >= 0.5 and the probabilities are the ranking scores.
   Skipped with a note when no fastText binding imports;
 * MLkNN (k=10, scikit-multilearn), feature-vector sets only; scores are its
@@ -125,6 +126,9 @@ ZLPR = "ZLPR (defaults)"
 LML = "LibMultiLabel 1-vs-rest" if lml is not None else "LIBLINEAR OvR (sklearn)"
 OVR_LR = "OvR-LR"
 FASTTEXT = "fastText ova"
+FASTTEXT_TUNED = "fastText tuned"
+#: Issue 15's second fastText configuration (its "tuned" row).
+FASTTEXT_TUNED_PARAMS = {"epoch": 25, "lr": 0.5, "wordNgrams": 2}
 MLKNN = "MLkNN k=10"
 
 
@@ -219,7 +223,7 @@ def _fasttext_line(text, labels):
     return " ".join(f"__label__{j}" for j in labels) + " " + words + "\n"
 
 
-def run_fasttext(texts_tr, Ytr, texts_te, n_labels, seed):
+def run_fasttext(texts_tr, Ytr, texts_te, n_labels, seed, **params):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "train.txt")
         with open(path, "w", encoding="utf-8") as f:
@@ -228,7 +232,12 @@ def run_fasttext(texts_tr, Ytr, texts_te, n_labels, seed):
                 for text, labels in zip(texts_tr, _label_lists(Ytr))
             )
         model, fit_s = _timed(
-            fasttext.train_supervised, input=path, loss="ova", seed=seed, verbose=0
+            fasttext.train_supervised,
+            input=path,
+            loss="ova",
+            seed=seed,
+            verbose=0,
+            **params,
         )
     # predict() on a list calls multilinePredict, which works with numpy 2
     # (the single-string path of fasttext 0.9.3 does not).
@@ -466,6 +475,9 @@ def run_set(name, folder, seeds, tfidf="sublinear"):
     if text and fasttext is not None:
         methods[FASTTEXT] = lambda s: run_fasttext(
             tr_texts, Ytr, te_texts, Ytr.shape[1], s
+        )
+        methods[FASTTEXT_TUNED] = lambda s: run_fasttext(
+            tr_texts, Ytr, te_texts, Ytr.shape[1], s, **FASTTEXT_TUNED_PARAMS
         )
     if not text and _mlknn_module is not None:
         methods[MLKNN] = lambda s: run_mlknn(Xtr, Ytr, Xte, s)
