@@ -1,12 +1,13 @@
 """Multi-label classification with the ZLPR loss, for scikit-learn.
 
 The estimators are :class:`ZLPRClassifier` and :class:`TransformerEmbedder`;
-the losses, metrics and data sets are in the submodules ``losses``, ``metrics``
-and ``datasets``. ``__version__`` is the installed version, a string such as
+the losses, metrics, data sets and model-selection tools (stratified splits,
+tuned thresholds) are in the submodules ``losses``, ``metrics``, ``datasets``
+and ``model_selection``. ``__version__`` is the installed version, a string such as
 ``"0.1.0"``.
 """
 
-from . import datasets, losses, metrics
+from . import datasets, losses, metrics, model_selection
 from ._classifier import ZLPRClassifier
 from ._embedder import TransformerEmbedder
 
@@ -19,4 +20,5 @@ __all__ = [
     "datasets",
     "losses",
     "metrics",
+    "model_selection",
 ]

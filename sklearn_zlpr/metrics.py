@@ -25,6 +25,7 @@ Classification" (section 4.3). All functions are vectorised (no Python loop over
 samples) and agree with scikit-learn's implementations where those exist.
 """
 
+import numbers
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -40,12 +41,18 @@ __all__ = [
     "get_scorer",
     "get_scorer_names",
     "hamming_loss",
+    "label_propensities",
     "macro_f1_score",
+    "make_psp_scorer",
     "make_scoring",
     "micro_f1_score",
     "multilabel_report",
+    "ndcg_at_k_score",
     "one_error",
+    "precision_at_k_score",
+    "psp_at_k_score",
     "ranking_loss",
+    "recall_at_k_score",
     "subset_accuracy_score",
 ]
 
@@ -706,9 +713,393 @@ def one_error(y_true, y_score, *, sample_weight=None):
 
 
 # --------------------------------------------------------------------------
+# Top-k ranking metrics (large label spaces)
+#
+# Ties: as for every ranking metric of this module, a label's rank is the
+# number of labels scored at least as high, so a relevant label tied with
+# others across the k-th place is ranked after all of them (no credit for a
+# tie). Label j of row n is in the top k when S[n, j] is strictly above the
+# row's (k+1)-th largest score.
+_TOP_K_CHUNK = 1 << 22  # score entries per block of rows (32 MiB of float64)
+
+
+def _check_k(k):
+    if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a positive integer; got k={k!r}.")
+    return int(k)
+
+
+def _top_k_hits(T, S, k):
+    """The relevant entries in the top ``k`` of their row, and their ranks.
+
+    Returns ``rows``, ``cols`` and ``rank`` (1..k) of every relevant entry
+    (row, label) ranked within the top ``k`` (see the tie rule above).
+    """
+    n, n_labels = S.shape
+    k = min(k, n_labels)  # a larger k: every label is in the top k
+    n_pos = np.diff(T.indptr)
+    rows_all = np.repeat(np.arange(n), n_pos)
+    s_rel = S[rows_all, T.indices]
+    # Per row: the (k+1)-th largest score (-inf when k is every label) and the
+    # top k scores, by argpartition-style selection on blocks of rows.
+    cut = np.full(n, -np.inf)
+    top = np.empty((n, k))
+    step = max(1, _TOP_K_CHUNK // max(n_labels, 1))
+    for start in range(0, n, step):
+        block = S[start : start + step]
+        if k < n_labels:
+            part = np.partition(block, n_labels - k - 1, axis=1)
+            cut[start : start + step] = part[:, n_labels - k - 1]
+            top[start : start + step] = part[:, n_labels - k :]
+        else:
+            top[start : start + step] = block
+    inside = s_rel > cut[rows_all]
+    rows, cols, s_in = rows_all[inside], T.indices[inside], s_rel[inside]
+    # Rank among the top k: how many of them score at least as high.
+    rank = np.empty(rows.size, dtype=np.int64)
+    step = max(1, _TOP_K_CHUNK // k)
+    for start in range(0, rows.size, step):
+        sl = slice(start, start + step)
+        rank[sl] = np.count_nonzero(top[rows[sl]] >= s_in[sl, None], axis=1)
+    return rows, cols, rank
+
+
+def _top_k_inputs(y_true, y_score, k, sample_weight):
+    T, S, w = _ranking_inputs(y_true, y_score, sample_weight)
+    return T, S, _check_k(k), w
+
+
+def precision_at_k_score(y_true, y_score, *, k=5, sample_weight=None):
+    r"""Precision at k: the share of relevant labels among each row's top k.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_score : array-like of shape (n_samples, n_labels)
+        Scores, higher means more relevant.
+    k : int, default=5
+        How many of the best-scored labels of each row count (all of them
+        when ``k >= n_labels``).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    precision : float
+        In [0, 1], higher is better.
+
+    See Also
+    --------
+    recall_at_k_score : The share of a row's labels found in its top k.
+    ndcg_at_k_score : The top k weighted by position.
+    psp_at_k_score : Precision at k with rare labels weighted up.
+
+    Notes
+    -----
+    With :math:`\mathrm{top}_k(s_n)` the k best-scored labels of row n:
+
+    .. math::
+
+        P@k = \frac{1}{N} \sum_n \frac{|y_n \cap \mathrm{top}_k(s_n)|}{k}
+
+    The denominator is k even for rows with fewer than k relevant labels (the
+    usual definition in extreme classification), so a perfect ranking scores
+    less than 1 on them. Ties: a relevant label tied with others across the
+    k-th place is not counted (a label's rank is the number of labels scored
+    at least as high, as for every ranking metric of this module).
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import precision_at_k_score
+    >>> y_true = [[1, 0, 1, 0], [0, 1, 0, 0]]
+    >>> y_score = [[0.9, 0.8, 0.1, 0.0], [0.2, 0.9, 0.5, 0.1]]
+    >>> precision_at_k_score(y_true, y_score, k=2)
+    0.5
+    """
+    T, S, k, w = _top_k_inputs(y_true, y_score, k, sample_weight)
+    rows, _, _ = _top_k_hits(T, S, k)
+    hits = np.bincount(rows, minlength=S.shape[0])
+    return _average(hits / k, w)
+
+
+def recall_at_k_score(y_true, y_score, *, k=5, sample_weight=None):
+    r"""Recall at k: the share of each row's relevant labels found in its top k.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_score : array-like of shape (n_samples, n_labels)
+        Scores, higher means more relevant.
+    k : int, default=5
+        How many of the best-scored labels of each row count (all of them
+        when ``k >= n_labels``).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    recall : float
+        In [0, 1], higher is better.
+
+    See Also
+    --------
+    precision_at_k_score : The share of the top k that is relevant.
+    ndcg_at_k_score : The top k weighted by position.
+
+    Notes
+    -----
+    .. math::
+
+        R@k = \frac{1}{N} \sum_n \frac{|y_n \cap \mathrm{top}_k(s_n)|}{|y_n|}
+
+    A row without any relevant label scores 0 (there is nothing to recall),
+    and counts in the mean. Ties as in :func:`precision_at_k_score`.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import recall_at_k_score
+    >>> y_true = [[1, 0, 1, 0], [0, 1, 0, 0]]
+    >>> y_score = [[0.9, 0.8, 0.1, 0.0], [0.2, 0.9, 0.5, 0.1]]
+    >>> recall_at_k_score(y_true, y_score, k=2)
+    0.75
+    """
+    T, S, k, w = _top_k_inputs(y_true, y_score, k, sample_weight)
+    rows, _, _ = _top_k_hits(T, S, k)
+    hits = np.bincount(rows, minlength=S.shape[0])
+    n_pos = np.diff(T.indptr)
+    return _average(hits / np.maximum(n_pos, 1), w)
+
+
+def ndcg_at_k_score(y_true, y_score, *, k=5, sample_weight=None):
+    r"""Normalised discounted cumulative gain at k, with binary relevance.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_score : array-like of shape (n_samples, n_labels)
+        Scores, higher means more relevant.
+    k : int, default=5
+        How many of the best-scored labels of each row count (all of them
+        when ``k >= n_labels``).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    ndcg : float
+        In [0, 1], higher is better.
+
+    See Also
+    --------
+    precision_at_k_score : The share of the top k that is relevant.
+    sklearn.metrics.ndcg_score : The same for graded relevance, with ties averaged.
+
+    Notes
+    -----
+    With :math:`r_n(\lambda)` the rank of label :math:`\lambda` in row n:
+
+    .. math::
+
+        nDCG@k = \frac{1}{N} \sum_n
+            \frac{\sum_{\lambda \in y_n,\, r_n(\lambda) \le k}
+                  1 / \log_2(1 + r_n(\lambda))}
+                 {\sum_{r=1}^{\min(k, |y_n|)} 1 / \log_2(1 + r)}
+
+    A row without any relevant label scores 0 and counts in the mean (as in
+    :func:`sklearn.metrics.ndcg_score`). Ties as in
+    :func:`precision_at_k_score` (the rank of a tied relevant label is the
+    last place of its tie); without ties the value equals
+    ``sklearn.metrics.ndcg_score(y_true, y_score, k=k)``.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import ndcg_at_k_score
+    >>> y_true = [[1, 0, 1, 0], [0, 1, 0, 0]]
+    >>> y_score = [[0.9, 0.8, 0.1, 0.0], [0.2, 0.9, 0.5, 0.1]]
+    >>> round(ndcg_at_k_score(y_true, y_score, k=2), 4)
+    0.8066
+    """
+    T, S, k, w = _top_k_inputs(y_true, y_score, k, sample_weight)
+    rows, _, rank = _top_k_hits(T, S, k)
+    n = S.shape[0]
+    dcg = np.bincount(rows, weights=1.0 / np.log2(1.0 + rank), minlength=n)
+    discounts = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(2.0 + np.arange(k)))])
+    ideal = discounts[np.minimum(np.diff(T.indptr), k)]
+    return _average(np.divide(dcg, ideal, out=np.zeros(n), where=ideal > 0), w)
+
+
+def label_propensities(y_train, *, A=0.55, B=1.5):
+    r"""Compute the labels' propensities from their training frequencies.
+
+    Jain, Prabhu and Varma (KDD 2016): the chance that a relevant label is
+    observed, lower for rare labels.
+
+    Parameters
+    ----------
+    y_train : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        The training indicator matrix.
+    A, B : float, default=0.55, 1.5
+        The model's constants (0.55 and 1.5 are the usual values; the paper
+        uses 0.5, 0.4 for Wikipedia and 0.6, 2.6 for Amazon).
+
+    Returns
+    -------
+    propensities : ndarray of shape (n_labels,)
+        In (0, 1].
+
+    See Also
+    --------
+    psp_at_k_score : Precision at k weighted by these propensities.
+
+    Notes
+    -----
+    With N training rows and :math:`N_\lambda` of them relevant to
+    :math:`\lambda`:
+
+    .. math::
+
+        p_\lambda = \frac{1}{1 + C (N_\lambda + B)^{-A}},\qquad
+        C = (\log N - 1)(B + 1)^A
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import label_propensities
+    >>> label_propensities([[1, 0], [1, 0], [1, 1], [1, 0]]).round(3)
+    array([0.8  , 0.721])
+    """
+    T = _check_indicator(y_train, "y_train")
+    _check_nonempty(T)
+    n = T.shape[0]
+    freq = np.bincount(T.indices, minlength=T.shape[1]).astype(np.float64)
+    C = (np.log(n) - 1.0) * (B + 1.0) ** A
+    return 1.0 / (1.0 + C * (freq + B) ** (-A))
+
+
+def psp_at_k_score(
+    y_true,
+    y_score,
+    *,
+    k=5,
+    propensities=None,
+    y_train=None,
+    A=0.55,
+    B=1.5,
+    normalize=True,
+    sample_weight=None,
+):
+    r"""Propensity-scored precision at k (Jain, Prabhu and Varma, KDD 2016).
+
+    Precision at k in which a hit on label :math:`\lambda` counts
+    :math:`1 / p_\lambda`: finding a rare label is worth more.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_samples, n_labels)
+        True indicator matrix.
+    y_score : array-like of shape (n_samples, n_labels)
+        Scores, higher means more relevant.
+    k : int, default=5
+        How many of the best-scored labels of each row count (all of them
+        when ``k >= n_labels``).
+    propensities : array-like of shape (n_labels,), default=None
+        The labels' propensities (see :func:`label_propensities`). Give these
+        or ``y_train``.
+    y_train : {array-like, sparse matrix} of shape (n_train, n_labels), default=None
+        The training indicator matrix, to compute the propensities from.
+    A, B : float, default=0.55, 1.5
+        The propensity model's constants, with ``y_train``.
+    normalize : bool, default=True
+        Divide by the best value any ranking can reach on ``y_true`` (the
+        relevant labels ranked by decreasing :math:`1/p`), as the Extreme
+        Classification Repository reports PSP@k; then 1 is perfect. False:
+        the paper's raw value.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    psp : float
+        Higher is better; in [0, 1] with ``normalize=True``.
+
+    See Also
+    --------
+    label_propensities : The propensities from the training labels.
+    precision_at_k_score : The same without propensities.
+
+    Notes
+    -----
+    .. math::
+
+        PSP@k = \frac{1}{N} \sum_n \frac{1}{k}
+            \sum_{\lambda \in y_n \cap \mathrm{top}_k(s_n)} \frac{1}{p_\lambda}
+
+    and with ``normalize=True`` this divided by the same mean for the best
+    ranking (a ratio of means; 0 when ``y_true`` has no relevant label).
+    Ties as in :func:`precision_at_k_score`.
+
+    Examples
+    --------
+    >>> from sklearn_zlpr.metrics import psp_at_k_score
+    >>> y_true = [[1, 0, 1], [0, 1, 0]]
+    >>> y_score = [[0.9, 0.8, 0.1], [0.2, 0.9, 0.5]]
+    >>> psp_at_k_score(y_true, y_score, k=1, propensities=[0.5, 0.5, 0.25])
+    0.6666666666666666
+    """
+    T, S, k, w = _top_k_inputs(y_true, y_score, k, sample_weight)
+    n, n_labels = S.shape
+    if (propensities is None) == (y_train is None):
+        raise ValueError(
+            "psp_at_k_score needs the labels' propensities: pass exactly one of "
+            "propensities= (see label_propensities) or y_train= (the training "
+            "indicator matrix)."
+        )
+    if y_train is not None:
+        p = label_propensities(y_train, A=A, B=B)
+    else:
+        p = np.asarray(propensities, dtype=np.float64)
+    if p.shape != (n_labels,):
+        raise ValueError(
+            f"The propensities must have one value per label, shape ({n_labels},); "
+            f"got {p.shape}."
+        )
+    if not np.all(np.isfinite(p)) or np.any(p <= 0) or np.any(p > 1):
+        raise ValueError("The propensities must be in (0, 1].")
+    inv = 1.0 / p
+    rows, cols, _ = _top_k_hits(T, S, k)
+    gain = np.bincount(rows, weights=inv[cols], minlength=n) / k
+    value = _average(gain, w)
+    if not normalize:
+        return value
+    # The best ranking puts each row's relevant labels by decreasing 1/p.
+    rows_all = np.repeat(np.arange(n), np.diff(T.indptr))
+    inv_rel = inv[T.indices]
+    order = np.lexsort((-inv_rel, rows_all))
+    place = np.arange(rows_all.size) - T.indptr[rows_all[order]]
+    keep = order[place < k]
+    best = np.bincount(rows_all[keep], weights=inv_rel[keep], minlength=n) / k
+    best_value = _average(best, w)
+    return value / best_value if best_value > 0 else 0.0
+
+
+# --------------------------------------------------------------------------
 # The registry: every metric once, with its column title, what it reads and
 # which direction is better. The report, the scorers, the classifier's
 # early-stopping and threshold metrics and the benchmark columns derive from it.
+class _AtK:
+    """``function`` at a fixed ``k``, as a registry metric (picklable)."""
+
+    def __init__(self, function, k):
+        self.function = function
+        self.k = k
+        self.__name__ = f"{function.__name__}(k={k})"
+
+    def __call__(self, y_true, y_score, *, sample_weight=None):
+        return self.function(y_true, y_score, k=self.k, sample_weight=sample_weight)
+
+
 class _Metric(NamedTuple):
     """One metric of the registry.
 
@@ -743,6 +1134,15 @@ _REGISTRY = (
     _Metric("ranking_loss", "RankLoss", ranking_loss, "score", False),
     _Metric("coverage_error", "Coverage", coverage_error, "score", False),
     _Metric("one_error", "OneError", one_error, "score", False),
+    *(
+        _Metric(f"{short}_at_{k}", f"{title}@{k}", _AtK(function, k), "score", True)
+        for short, title, function, ks in (
+            ("precision", "P", precision_at_k_score, (1, 3, 5)),
+            ("recall", "R", recall_at_k_score, (5,)),
+            ("ndcg", "nDCG", ndcg_at_k_score, (3, 5)),
+        )
+        for k in ks
+    ),
 )
 _BY_NAME = {
     **{m.name: m for m in _REGISTRY},
@@ -971,6 +1371,80 @@ class MultilabelScorer:
             f"MultilabelScorer({self.name!r}, {self.metric.__name__}, "
             f"response_method={self.response_method!r}, sign={self.sign})"
         )
+
+
+class _PSPAtK:
+    """``psp_at_k_score`` with fixed propensities, as a scorer's metric."""
+
+    def __init__(self, k, propensities, normalize):
+        self.k = k
+        self.propensities = propensities
+        self.normalize = normalize
+        self.__name__ = f"psp_at_k_score(k={k})"
+
+    def __call__(self, y_true, y_score, *, sample_weight=None):
+        return psp_at_k_score(
+            y_true,
+            y_score,
+            k=self.k,
+            propensities=self.propensities,
+            normalize=self.normalize,
+            sample_weight=sample_weight,
+        )
+
+
+def make_psp_scorer(
+    k=5, *, propensities=None, y_train=None, A=0.55, B=1.5, normalize=True
+):
+    """Make a scorer for propensity-scored precision at k.
+
+    PSP@k needs the labels' propensities, which come from the training labels,
+    so it has no fixed scorer name; this builds one.
+
+    Parameters
+    ----------
+    k : int, default=5
+        How many of the best-scored labels of each row count.
+    propensities : array-like of shape (n_labels,), default=None
+        The labels' propensities. Give these or ``y_train``.
+    y_train : {array-like, sparse matrix} of shape (n_train, n_labels), default=None
+        The training indicator matrix, to compute the propensities from once.
+    A, B : float, default=0.55, 1.5
+        The propensity model's constants, with ``y_train``.
+    normalize : bool, default=True
+        As in :func:`psp_at_k_score`.
+
+    Returns
+    -------
+    scorer : MultilabelScorer
+        Named ``"psp_at_<k>"``; reads ``decision_function``, else
+        ``predict_proba``; higher is better.
+
+    See Also
+    --------
+    psp_at_k_score : The metric.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_multilabel_classification
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn_zlpr.metrics import make_psp_scorer
+    >>> X, Y = make_multilabel_classification(n_samples=80, random_state=0)
+    >>> scorer = make_psp_scorer(3, y_train=Y[:60])
+    >>> knn = KNeighborsClassifier().fit(X[:60], Y[:60])
+    >>> 0 <= scorer(knn, X[60:], Y[60:]) <= 1
+    True
+    """
+    k = _check_k(k)
+    if (propensities is None) == (y_train is None):
+        raise ValueError(
+            "make_psp_scorer needs the labels' propensities: pass exactly one of "
+            "propensities= or y_train=."
+        )
+    if y_train is not None:
+        propensities = label_propensities(y_train, A=A, B=B)
+    metric = _PSPAtK(k, np.asarray(propensities, dtype=np.float64), normalize)
+    return MultilabelScorer(f"psp_at_{k}", metric, "decision_function", 1)
 
 
 def get_scorer_names():

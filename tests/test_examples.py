@@ -24,6 +24,7 @@ EXPECTED = {
     "plot_thresholds_label_bounds.py",  # threshold sweep, min/max_labels
     "plot_transformer_embeddings.py",  # TransformerEmbedder + ZLPR
     "plot_probability_calibration.py",  # reliability diagram of predict_proba
+    "plot_multilabel_model_selection.py",  # stratified folds, top-k, thresholds
 }
 
 #: Examples that need the optional transformers extra.

@@ -241,7 +241,8 @@ def test_report():
     d = M.multilabel_report(T, P, S, output_dict=True)
     assert d["example_f1"] == M.example_f1_score(T, P)
     assert d["ranking_loss"] == M.ranking_loss(T, S)
-    assert len(d) == 9
+    assert len(d) == 15
+    assert d["precision_at_3"] == M.precision_at_k_score(T, S, k=3)
     text = M.multilabel_report(T, P, S)
     for title in (
         "SubACC",
@@ -253,6 +254,12 @@ def test_report():
         "Coverage",
         "OneError",
         "Hamming",
+        "P@1",
+        "P@3",
+        "P@5",
+        "R@5",
+        "nDCG@3",
+        "nDCG@5",
     ):
         assert title in text
     assert f"{M.ranking_loss(T, S):.4f}" in text
