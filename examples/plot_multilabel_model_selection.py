@@ -1,6 +1,6 @@
 """
 Model selection for multi-label data: stratified folds, top-k scorers, thresholds
-================================================================================
+==================================================================================
 
 scikit-learn's splitters stratify single-label targets only: with ``KFold`` a
 rare label can be missing from a test fold, and the fold-to-fold scores swing.
