@@ -253,7 +253,67 @@ def _split_sizes(n, test_size, train_size):
     return n_train, n_test
 
 
-class MultilabelStratifiedKFold(BaseCrossValidator):
+class _MultilabelSplitter(BaseCrossValidator):
+    """What the multi-label splitters share: validation and ``get_n_splits``."""
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        """Return the number of splits.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored; present for API compatibility.
+
+        Returns
+        -------
+        n_splits : int
+            ``n_splits``.
+
+        Examples
+        --------
+        >>> from sklearn_zlpr.model_selection import MultilabelStratifiedKFold
+        >>> MultilabelStratifiedKFold(n_splits=3).get_n_splits()
+        3
+        """
+        return self.n_splits
+
+    def split(self, X, y, groups=None):
+        """Generate indices to split data into training and test sets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or list of str
+            The samples (only their number is used).
+        y : {array-like, sparse matrix} of shape (n_samples, n_labels)
+            Binary label indicator matrix; the stratification follows it.
+        groups : object
+            Ignored; present for API compatibility.
+
+        Yields
+        ------
+        train : ndarray
+            The training row indices of that split.
+        test : ndarray
+            The test row indices of that split.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_zlpr.model_selection import MultilabelStratifiedKFold
+        >>> y = np.array([[1, 0], [1, 1], [0, 1], [1, 0], [0, 1], [1, 1]])
+        >>> cv = MultilabelStratifiedKFold(n_splits=3, shuffle=True, random_state=0)
+        >>> [len(test) for _, test in cv.split(np.zeros((6, 1)), y)]
+        [2, 2, 2]
+        """
+        self._check_params()
+        Y = _check_indicator(y)
+        n = _num_samples(X)
+        if Y.shape[0] != n:
+            raise ValueError(f"X has {n} rows but y has {Y.shape[0]}; they must match.")
+        yield from self._iter_splits(Y, n)
+
+
+class MultilabelStratifiedKFold(_MultilabelSplitter):
     """K-fold cross-validation that keeps every label's share in every fold.
 
     The multi-label counterpart of :class:`~sklearn.model_selection.StratifiedKFold`:
@@ -314,60 +374,7 @@ class MultilabelStratifiedKFold(BaseCrossValidator):
                 "Leave random_state at None, or set shuffle=True."
             )
 
-    def get_n_splits(self, X=None, y=None, groups=None):
-        """Return the number of splits.
-
-        Parameters
-        ----------
-        X, y, groups : object
-            Ignored; present for API compatibility.
-
-        Returns
-        -------
-        n_splits : int
-            ``n_splits``.
-
-        Examples
-        --------
-        >>> from sklearn_zlpr.model_selection import MultilabelStratifiedKFold
-        >>> MultilabelStratifiedKFold(n_splits=3).get_n_splits()
-        3
-        """
-        return self.n_splits
-
-    def split(self, X, y, groups=None):
-        """Generate indices to split data into training and test sets.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), or list of str
-            The samples (only their number is used).
-        y : {array-like, sparse matrix} of shape (n_samples, n_labels)
-            Binary label indicator matrix; the stratification follows it.
-        groups : object
-            Ignored; present for API compatibility.
-
-        Yields
-        ------
-        train : ndarray
-            The training row indices of that split.
-        test : ndarray
-            The test row indices of that split.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from sklearn_zlpr.model_selection import MultilabelStratifiedKFold
-        >>> y = np.array([[1, 0], [1, 1], [0, 1], [1, 0], [0, 1], [1, 1]])
-        >>> cv = MultilabelStratifiedKFold(n_splits=3, shuffle=True, random_state=0)
-        >>> [len(test) for _, test in cv.split(np.zeros((6, 1)), y)]
-        [2, 2, 2]
-        """
-        self._check_params()
-        Y = _check_indicator(y)
-        n = _num_samples(X)
-        if Y.shape[0] != n:
-            raise ValueError(f"X has {n} rows but y has {Y.shape[0]}; they must match.")
+    def _iter_splits(self, Y, n):
         if self.n_splits > n:
             raise ValueError(
                 f"Cannot have number of splits n_splits={self.n_splits} greater "
@@ -389,7 +396,7 @@ class MultilabelStratifiedKFold(BaseCrossValidator):
             yield indices[~test], indices[test]
 
 
-class MultilabelStratifiedShuffleSplit(BaseCrossValidator):
+class MultilabelStratifiedShuffleSplit(_MultilabelSplitter):
     """Random train/test splits that keep every label's share.
 
     The multi-label counterpart of
@@ -437,55 +444,7 @@ class MultilabelStratifiedShuffleSplit(BaseCrossValidator):
         self.train_size = train_size
         self.random_state = random_state
 
-    def get_n_splits(self, X=None, y=None, groups=None):
-        """Return the number of splits.
-
-        Parameters
-        ----------
-        X, y, groups : object
-            Ignored; present for API compatibility.
-
-        Returns
-        -------
-        n_splits : int
-            ``n_splits``.
-
-        Examples
-        --------
-        >>> from sklearn_zlpr.model_selection import MultilabelStratifiedShuffleSplit
-        >>> MultilabelStratifiedShuffleSplit(n_splits=4).get_n_splits()
-        4
-        """
-        return self.n_splits
-
-    def split(self, X, y, groups=None):
-        """Generate indices to split data into training and test sets.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), or list of str
-            The samples (only their number is used).
-        y : {array-like, sparse matrix} of shape (n_samples, n_labels)
-            Binary label indicator matrix; the stratification follows it.
-        groups : object
-            Ignored; present for API compatibility.
-
-        Yields
-        ------
-        train : ndarray
-            The training row indices of that split.
-        test : ndarray
-            The test row indices of that split.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from sklearn_zlpr.model_selection import MultilabelStratifiedShuffleSplit
-        >>> y = np.array([[1, 0], [1, 1], [0, 1], [1, 0], [0, 1], [1, 1]] * 5)
-        >>> cv = MultilabelStratifiedShuffleSplit(3, test_size=0.2, random_state=0)
-        >>> [(len(train), len(test)) for train, test in cv.split(np.zeros((30, 1)), y)]
-        [(24, 6), (24, 6), (24, 6)]
-        """
+    def _check_params(self):
         if (
             not isinstance(self.n_splits, numbers.Integral)
             or isinstance(self.n_splits, bool)
@@ -494,10 +453,8 @@ class MultilabelStratifiedShuffleSplit(BaseCrossValidator):
             raise ValueError(
                 f"n_splits must be a positive integer; got {self.n_splits!r}."
             )
-        Y = _check_indicator(y)
-        n = _num_samples(X)
-        if Y.shape[0] != n:
-            raise ValueError(f"X has {n} rows but y has {Y.shape[0]}; they must match.")
+
+    def _iter_splits(self, Y, n):
         n_train, n_test = _split_sizes(n, self.test_size, self.train_size)
         capacities = [n_test, n_train, n - n_train - n_test]
         rng = check_random_state(self.random_state)
