@@ -343,6 +343,16 @@ class TunedMultilabelThresholds(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         -------
         scores : ndarray of shape (n_samples, n_labels)
             Scores; ``predict`` compares them with ``best_threshold_``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_multilabel_classification
+        >>> from sklearn_zlpr import ZLPRClassifier
+        >>> from sklearn_zlpr.model_selection import TunedMultilabelThresholds
+        >>> X, Y = make_multilabel_classification(n_samples=100, random_state=0)
+        >>> tuned = TunedMultilabelThresholds(ZLPRClassifier(), cv=3).fit(X, Y)
+        >>> tuned.decision_function(X[:2]).shape
+        (2, 5)
         """
         check_is_fitted(self)
         return self.estimator_.decision_function(X)
@@ -360,6 +370,16 @@ class TunedMultilabelThresholds(MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         -------
         proba : ndarray of shape (n_samples, n_labels), or list of arrays
             Whatever ``estimator_.predict_proba`` returns.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_multilabel_classification
+        >>> from sklearn_zlpr import ZLPRClassifier
+        >>> from sklearn_zlpr.model_selection import TunedMultilabelThresholds
+        >>> X, Y = make_multilabel_classification(n_samples=100, random_state=0)
+        >>> tuned = TunedMultilabelThresholds(ZLPRClassifier(), cv=3).fit(X, Y)
+        >>> tuned.predict_proba(X[:2]).shape
+        (2, 5)
         """
         check_is_fitted(self)
         return self.estimator_.predict_proba(X)
