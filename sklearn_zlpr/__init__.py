@@ -3,22 +3,27 @@
 The estimators are :class:`ZLPRClassifier` and :class:`TransformerEmbedder`;
 the losses, metrics, data sets and model-selection tools (stratified splits,
 tuned thresholds) are in the submodules ``losses``, ``metrics``, ``datasets``
-and ``model_selection``. ``__version__`` is the installed version, a string such as
+and ``model_selection``. :func:`save` and :func:`load` keep fitted models
+without pickle. ``__version__`` is the installed version, a string such as
 ``"0.1.0"``.
 """
 
 from . import datasets, losses, metrics, model_selection
 from ._classifier import ZLPRClassifier
 from ._embedder import TransformerEmbedder
+from ._persistence import UntrustedTypeError, load, save
 
 __version__ = "0.1.0"
 
 __all__ = [
     "TransformerEmbedder",
+    "UntrustedTypeError",
     "ZLPRClassifier",
     "__version__",
     "datasets",
+    "load",
     "losses",
     "metrics",
     "model_selection",
+    "save",
 ]

@@ -13,6 +13,7 @@ import argparse
 import functools
 import pickle
 import sys
+import zipfile
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -20,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 
-from . import ZLPRClassifier, __version__, _benchmark
+from . import ZLPRClassifier, __version__, _benchmark, load, save
 from .datasets import load_goemotions_sample, load_jsonl
 from .losses import LOSSES
 from .metrics import multilabel_report
@@ -139,34 +140,39 @@ def _fit(args):
         flush=True,
     )
     pipeline.fit(data.data, data.target)
-    with open(args.model, "wb") as f:
-        pickle.dump(
-            {
-                "pipeline": pipeline,
-                "target_names": list(data.target_names),
-                "version": __version__,
-            },
-            f,
-        )
+    # The safe format (no pickle): sklearn_zlpr.save, atomically written.
+    save({"pipeline": pipeline, "target_names": list(data.target_names)}, args.model)
     print(f"saved the fitted pipeline to {args.model}")
     return 0
 
 
-def _load_model(path):
-    with open(path, "rb") as f:
-        try:
-            saved = pickle.load(f)  # a model file the user wrote with 'fit'
-        except (pickle.UnpicklingError, EOFError, AttributeError) as exc:
-            raise ValueError(
-                f"{path} is not a model file written by 'sklearn-zlpr fit' ({exc})."
-            ) from None
+def _load_model(path, trust_pickle=False):
+    if zipfile.is_zipfile(path):
+        saved = load(path)
+    elif not trust_pickle:
+        with open(path, "rb"):  # a missing file: the usual OSError
+            pass
+        raise ValueError(
+            f"{path} is not a model file in the safe format of 'sklearn-zlpr fit' "
+            "(sklearn_zlpr.save). If it is a pickle written by an older "
+            "sklearn-zlpr and you trust its source, pass --trust-pickle (loading "
+            "a pickle can run any code it contains)."
+        )
+    else:
+        with open(path, "rb") as f:
+            try:
+                saved = pickle.load(f)  # trusted by the user (--trust-pickle)
+            except (pickle.UnpicklingError, EOFError, AttributeError) as exc:
+                raise ValueError(
+                    f"{path} is not a model file written by 'sklearn-zlpr fit' ({exc})."
+                ) from None
     if not isinstance(saved, dict) or "pipeline" not in saved:
         raise ValueError(f"{path} is not a model file written by 'sklearn-zlpr fit'.")
     return saved["pipeline"], saved["target_names"]
 
 
 def _predict(args):
-    pipeline, names = _load_model(args.model)
+    pipeline, names = _load_model(args.model, args.trust_pickle)
     if args.input == "-":
         texts = [line.rstrip("\n") for line in sys.stdin]
     else:
@@ -186,7 +192,7 @@ def _predict(args):
 
 
 def _evaluate(args):
-    pipeline, names = _load_model(args.model)
+    pipeline, names = _load_model(args.model, args.trust_pickle)
     data = load_jsonl(args.test, labels=names, unknown_labels=args.unknown_labels)
     print(
         multilabel_report(
@@ -374,9 +380,20 @@ def build_parser():
     fit.add_argument("--features", default="tfidf", choices=list(_benchmark.FEATURES))
     fit.add_argument("--transformer-model", help="model for transformer features")
     fit.add_argument("--device", default="auto")
-    fit.add_argument("--model", required=True, help="where to save the fitted pipeline")
+    fit.add_argument(
+        "--model",
+        required=True,
+        help="where to save the fitted pipeline (safe format, no pickle; "
+        "for example model.zlpr)",
+    )
     pred = commands.add_parser("predict", help="label names for new texts")
     pred.add_argument("--model", required=True, help="a file written by 'fit'")
+    pred.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="also read a pickle model file of an older sklearn-zlpr (can run "
+        "any code it contains: only for files you trust)",
+    )
     pred.add_argument(
         "--input",
         default="-",
@@ -387,6 +404,12 @@ def build_parser():
         "evaluate", help="metrics of a saved pipeline on a JSONL file"
     )
     ev.add_argument("--model", required=True, help="a file written by 'fit'")
+    ev.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="also read a pickle model file of an older sklearn-zlpr (can run "
+        "any code it contains: only for files you trust)",
+    )
     ev.add_argument("--test", required=True, nargs="+", help="JSONL file(s) to score")
     ev.add_argument("--unknown-labels", default="error", choices=["error", "ignore"])
     return parser

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import pickle
+import zipfile
 
 import matplotlib
 import matplotlib.image
@@ -14,7 +15,7 @@ from sklearn import metrics as skm
 from sklearn.datasets import make_multilabel_classification
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from sklearn_zlpr import ZLPRClassifier
+from sklearn_zlpr import ZLPRClassifier, load
 from sklearn_zlpr.__main__ import main
 
 NAMES = ["ant", "bee", "cat", "dog"]
@@ -223,12 +224,12 @@ def test_benchmark_errors_are_clear(fixture_files, tmp_path):
 )
 def test_fit_seed_before_or_after_the_command(fixture_files, tmp_path, args):
     f = fixture_files
-    model = tmp_path / "model.pkl"
+    model = tmp_path / "model.zlpr"
     code, _, err = _run(
         [*args, "--train", str(f / "train.jsonl"), "--model", str(model)]
     )
     assert code == 0, err
-    clf = pickle.loads(model.read_bytes())["pipeline"][-1]
+    clf = load(model)["pipeline"][-1]
     assert isinstance(clf, ZLPRClassifier) and clf.random_state == 3
 
 
@@ -276,7 +277,7 @@ def test_figure_leaves_the_matplotlib_backend_alone(fixture_files, tmp_path):
 
 def test_fit_predict_evaluate(fixture_files, tmp_path, monkeypatch):
     f = fixture_files
-    model = tmp_path / "model.pkl"
+    model = tmp_path / "model.zlpr"
     code, out, _ = _run(
         [
             "fit",
@@ -300,7 +301,8 @@ def test_fit_predict_evaluate(fixture_files, tmp_path, monkeypatch):
     lines = out.splitlines()
     assert len(lines) == 5
     # Same labels as the pipeline saved by 'fit' predicts for these texts.
-    saved = pickle.loads(model.read_bytes())
+    assert zipfile.is_zipfile(model)  # the safe format, not a pickle
+    saved = load(model)
     pred = saved["pipeline"].predict(texts[:5])
     for line, row in zip(lines, pred):
         assert line == ", ".join(NAMES[j] for j in np.flatnonzero(row))
@@ -318,6 +320,15 @@ def test_fit_predict_evaluate(fixture_files, tmp_path, monkeypatch):
         ["predict", "--model", str(f / "test.jsonl"), "--input", str(inputs)]
     )
     assert code == 1 and "not a model file" in err
+    # A pickle of an older sklearn-zlpr: refused unless the user trusts it.
+    legacy = tmp_path / "legacy.pkl"
+    legacy.write_bytes(pickle.dumps(saved))
+    code, _, err = _run(["predict", "--model", str(legacy), "--input", str(inputs)])
+    assert code == 1 and "--trust-pickle" in err
+    code, out, _ = _run(
+        ["predict", "--model", str(legacy), "--input", str(inputs), "--trust-pickle"]
+    )
+    assert code == 0 and out.splitlines() == lines
 
 
 def test_benchmark_dev_file_is_the_validation_set(fixture_files, tmp_path):
