@@ -630,7 +630,13 @@ def load(path, trusted=None):
     with archive:
         try:
             manifest = json.loads(archive.read("manifest.json").decode("utf-8"))
-        except (KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (
+            KeyError,
+            ValueError,
+            RecursionError,
+            zipfile.BadZipFile,
+            OSError,
+        ) as exc:
             raise ValueError(
                 f"{path} is not a model file written by sklearn_zlpr.save: no "
                 f"readable manifest.json ({exc})."
@@ -651,7 +657,9 @@ def load(path, trusted=None):
             return reader.decode(manifest["object"])
         except UntrustedTypeError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError, zipfile.BadZipFile) as exc:
+        # Any damage in an untrusted file ends in one clear error, whatever
+        # library call it reaches (zip, json, numpy, torch).
+        except Exception as exc:  # noqa: BLE001
             raise ValueError(
                 f"{path} is damaged or not a model file written by "
                 f"sklearn_zlpr.save: {type(exc).__name__}: {exc}"

@@ -44,10 +44,32 @@ def _open_text(path):
     return open(path, encoding="utf-8")
 
 
+def _lines(path, f):
+    """The numbered lines of an open text file, with clear decoding errors."""
+    number = 0
+    while True:
+        number += 1
+        try:
+            line = f.readline()
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{path}, line {number}: not valid UTF-8 ({exc.reason} at byte "
+                f"{exc.start} of the line's chunk). Save the file as UTF-8."
+            ) from None
+        except (OSError, EOFError) as exc:  # a damaged gzip file
+            raise ValueError(
+                f"{path}, line {number}: the file is damaged or truncated "
+                f"({type(exc).__name__}: {exc})."
+            ) from None
+        if not line:
+            return
+        yield number, line
+
+
 def _read_rows(path):
     """Yield (line number, text, labels) with a clear error for a bad line."""
     with _open_text(path) as f:
-        for number, line in enumerate(f, start=1):
+        for number, line in _lines(path, f):
             if not line.strip():
                 continue
             where = f"{path}, line {number}"
@@ -55,6 +77,8 @@ def _read_rows(path):
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{where}: not valid JSON ({exc.msg}).") from None
+            except RecursionError:
+                raise ValueError(f"{where}: JSON nested too deeply.") from None
             if not isinstance(row, dict):
                 raise ValueError(  # noqa: TRY004 - bad file content, not a bad argument
                     f"{where}: expected a JSON object "
@@ -72,9 +96,14 @@ def _read_rows(path):
 
 def _read_label_names(labels):
     if isinstance(labels, (str, Path)):
-        names = [
-            n.strip() for n in Path(labels).read_text(encoding="utf-8").splitlines()
-        ]
+        try:
+            content = Path(labels).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{labels}: the label file is not valid UTF-8 ({exc.reason} at "
+                f"byte {exc.start}). Save it as UTF-8, one label per line."
+            ) from None
+        names = [n.strip() for n in content.splitlines()]
         names = [n for n in names if n]
     else:
         names = [str(n) for n in labels]
