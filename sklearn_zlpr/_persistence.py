@@ -236,6 +236,7 @@ def _encode_zlpr(clf, writer):
             "top_k_",
             "min_labels_",
             "device_",
+            "interrupted_",
             "_multilabel",
             "_link",
             "_seed",
