@@ -63,9 +63,7 @@ macro_f1 = get_scorer("macro_f1")
 def fold_stats(splitter):
     shares = Y.mean(0)
     tests = [test for _, test in splitter.split(X_dummy, Y)]
-    dev = np.mean(
-        np.max([np.abs(Y[t].mean(0) - shares) for t in tests], axis=0)
-    )
+    dev = np.mean(np.max([np.abs(Y[t].mean(0) - shares) for t in tests], axis=0))
     missing = sum(
         int(Y[t, j].sum() == 0) for t in tests for j in np.flatnonzero(counts >= 5)
     )

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping
 
+from ._checkpoint import training_state
 from ._decision import evaluate
 from .metrics import _get_metric
 
@@ -101,6 +102,50 @@ class EpochDiagnostics(Callback):
         }
 
 
+class StateCopy:
+    """A copy of a module's state kept off the device, to load back later.
+
+    The copy is held on the CPU when it is at most ``memory_limit`` bytes, and
+    written to a temporary file otherwise, so that a 1 GiB embedding table (or
+    a GPU model) is never held twice in memory. The file is removed by
+    :meth:`drop`, or when the copy is garbage collected.
+
+    Parameters
+    ----------
+    state : dict of str to torch.Tensor
+        A module's ``state_dict()``.
+    memory_limit : int
+        Largest state (bytes) kept in memory.
+    prefix : str
+        Prefix of the temporary file's name.
+    """
+
+    def __init__(self, state, memory_limit, prefix):
+        nbytes = sum(t.numel() * t.element_size() for t in state.values())
+        self._finalizer = None
+        if nbytes > memory_limit:
+            fd, path = tempfile.mkstemp(prefix=prefix, suffix=".pt")
+            os.close(fd)
+            self._finalizer = weakref.finalize(self, _remove_file, path)
+            torch.save(state, path)
+            self.state = path
+        else:
+            self.state = {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+    def load(self, device):
+        """The state, its tensors on ``device`` (read back from the file if any)."""
+        if isinstance(self.state, str):
+            return torch.load(self.state, map_location=device, weights_only=True)
+        return self.state
+
+    def drop(self):
+        """Free the copy (and remove its temporary file)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._finalizer = None
+        self.state = None
+
+
 class BestEpoch(EarlyStopping):
     """Early stopping that restores the best epoch without doubling memory.
 
@@ -108,12 +153,15 @@ class BestEpoch(EarlyStopping):
     the module's state at every improvement and keeps the copy for good:
 
     * the best weights are kept as a CPU copy when the module's state is at
-      most ``memory_limit`` bytes, and written to a temporary file otherwise,
-      so that a 1 GiB embedding table (or a GPU model) is never held twice;
+      most ``memory_limit`` bytes, and written to a temporary file otherwise
+      (see :class:`StateCopy`), so that a 1 GiB embedding table (or a GPU
+      model) is never held twice;
     * the copy is restored and then dropped at the end of training, so that a
       fitted (and pickled) net does not carry a second set of weights;
     * epochs without the monitored value (``partial_fit`` trains without a
-      validation split) are skipped instead of failing.
+      validation split) are skipped instead of failing;
+    * its state, the best weights included, goes into training checkpoints
+      (:meth:`checkpoint_state`).
 
     Parameters
     ----------
@@ -158,46 +206,54 @@ class BestEpoch(EarlyStopping):
         # KeyboardInterrupt to stop only after an epoch without one.
         super().on_epoch_end(net, **kwargs)
         if self.best_epoch_ == net.history[-1, "epoch"]:
-            self._keep(net)
+            self._keep(net.module_.state_dict())
 
     def on_train_end(self, net, **kwargs):
-        best = getattr(self, "_best", None)
-        if best is not None and self.best_epoch_ != net.history[-1, "epoch"]:
-            if isinstance(best, str):
-                state = torch.load(best, map_location=net.device, weights_only=True)
-            else:
-                state = best
-            net.module_.load_state_dict(state)
+        if self.restores(net):
+            net.module_.load_state_dict(self._best.load(net.device))
             self._sink(
                 f"Restoring best model from epoch {self.best_epoch_}.",
                 verbose=net.verbose,
             )
         self._drop_best()
 
-    def _keep(self, net):
-        state = net.module_.state_dict()
-        nbytes = sum(t.numel() * t.element_size() for t in state.values())
+    def restores(self, net):
+        """Whether ``on_train_end`` loads the best epoch's weights into ``net``."""
+        best = getattr(self, "_best", None)
+        return best is not None and self.best_epoch_ != net.history[-1, "epoch"]
+
+    def _keep(self, state):
         self._drop_best()
-        if nbytes > self.memory_limit:
-            fd, path = tempfile.mkstemp(prefix="sklearn_zlpr_best_", suffix=".pt")
-            os.close(fd)
-            self._finalizer = weakref.finalize(self, _remove_file, path)
-            torch.save(state, path)
-            self._best = path
-        else:
-            self._best = {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+        self._best = StateCopy(state, self.memory_limit, "sklearn_zlpr_best_")
 
     def _drop_best(self):
-        finalizer = getattr(self, "_finalizer", None)
-        if finalizer is not None:
-            finalizer()  # removes the temporary file
-        self._finalizer = None
+        best = getattr(self, "_best", None)
+        if best is not None:
+            best.drop()  # removes the temporary file
         self._best = None
+
+    def checkpoint_state(self, net):
+        """The state to resume from: counters and the best weights (or None)."""
+        best = getattr(self, "_best", None)
+        return {
+            "misses": int(self.misses_),
+            "dynamic_threshold": float(self.dynamic_threshold_),
+            "best_epoch": int(self.best_epoch_),
+            "best": None if best is None else best.load("cpu"),
+        }
+
+    def load_checkpoint_state(self, net, state):
+        """Resume from :meth:`checkpoint_state` (after ``on_train_begin``)."""
+        self.misses_ = state["misses"]
+        self.dynamic_threshold_ = state["dynamic_threshold"]
+        self.best_epoch_ = state["best_epoch"]
+        self._drop_best()
+        if state["best"] is not None:
+            self._keep(state["best"])
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_best", None)
-        state.pop("_finalizer", None)
         return state
 
 
@@ -261,6 +317,23 @@ class LRSchedulers(Callback):
                     scheduler.step()
         net.history.record("lr", net.optimizer_.param_groups[-1]["lr"])
 
+    def checkpoint_state(self, net):
+        """The schedulers' states, to resume from."""
+        return {"schedulers": [s.state_dict() for s in self.schedulers_]}
+
+    def load_checkpoint_state(self, net, state):
+        """Resume from :meth:`checkpoint_state` (after ``on_train_begin``).
+
+        Building a scheduler sets its optimizer's learning rate to the initial
+        one, so the rates are set back to where the saved schedule was.
+        """
+        for scheduler, saved in zip(self.schedulers_, state["schedulers"]):
+            scheduler.load_state_dict(saved)
+            rates = saved.get("_last_lr")
+            if rates is not None:
+                for group, lr in zip(scheduler.optimizer.param_groups, rates):
+                    group["lr"] = lr
+
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("schedulers_", None)  # rebuilt at the next training start
@@ -289,3 +362,42 @@ class WarmupLinear:
             return (step + 1) / (self.warmup_steps + 1)
         remaining = self.total_steps - step
         return max(0.0, remaining / max(1, self.total_steps - self.warmup_steps))
+
+
+class EpochCheckpoint(Callback):
+    """Save the training state after every epoch, to resume a killed fit.
+
+    Placed after the built-in callbacks, so that the saved state includes
+    their updates of the epoch (the best epoch, the learning-rate schedule).
+    The stopping epoch of early stopping is not saved (the stop is raised
+    before this callback runs): a fit resumed from the epoch before repeats
+    it exactly, and stops there again.
+
+    While ``checkpoint`` is None (the default, and outside ``fit``) it does
+    nothing. The state is gathered by
+    :func:`sklearn_zlpr._checkpoint.training_state`.
+
+    Parameters
+    ----------
+    checkpoint : sklearn_zlpr._checkpoint.Checkpoint or None, default=None
+        Where to save.
+    start_epoch : int, default=0
+        Epochs in the history before this fit (a warm start's).
+    """
+
+    def __init__(self, checkpoint=None, start_epoch=0):
+        self.checkpoint = checkpoint
+        self.start_epoch = start_epoch
+
+    def on_train_begin(self, net, **kwargs):
+        # The other callbacks have just reset their state: set it back.
+        resume, self.resume_ = getattr(self, "resume_", None), None
+        if resume:
+            callbacks = dict(net.callbacks_)
+            for name, state in resume.items():
+                callbacks[name].load_checkpoint_state(net, state)
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.checkpoint is not None:
+            epochs = len(net.history) - self.start_epoch
+            self.checkpoint.save(training_state(net, epochs))

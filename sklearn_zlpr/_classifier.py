@@ -10,6 +10,7 @@ network of :mod:`sklearn_zlpr._neural`, chosen by ``solver``.
 
 import inspect
 import os
+import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -297,6 +298,34 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         Extra keyword arguments for the underlying :class:`skorch.NeuralNet`
         (for example ``{"iterator_train__num_workers": 2}``).
 
+    on_nonfinite : {"raise", "restore"}, default="raise"
+        What the network does when a value is NaN or infinite, as a too-high
+        ``lr`` or features too large for float32 make them: the training loss
+        (checked at every step, before the weights move; a non-finite
+        gradient shows in the next step's loss), the validation loss or a
+        weight (checked after every epoch). ``"raise"`` stops with a
+        ``ValueError`` naming the epoch and the batch; ``"restore"`` ends
+        training on the weights of the last epoch that ended finite (the best
+        such epoch with ``early_stopping``; the initial weights if none did),
+        warns, and says so in ``interrupted_``. The linear solvers never step
+        to non-finite weights (they backtrack), and raise a ``ValueError``
+        whatever this parameter when the objective is not finite at the start.
+        Either way ``decision_function`` raises a ``ValueError`` rather than
+        return NaN or inf (for features far larger than the training ones).
+
+    checkpoint_dir : str, path or None, default=None
+        A directory where the network's training state (weights, optimizer,
+        random generators, history, early stopping and learning-rate schedule)
+        is saved after every epoch, atomically, in one file named after a
+        digest of the fit (data, parameters, seed). A fit whose file is there
+        (because an earlier run of the same fit was killed or interrupted)
+        resumes from it and ends with the weights the uninterrupted fit would
+        have. The file is removed when the fit ends (kept after a
+        ``KeyboardInterrupt``). Needs an int ``random_state``; trains the
+        network (``solver="auto"`` chooses it; the linear solvers, which have
+        no epochs, refuse it); ``partial_fit`` ignores it. Files are read with
+        ``torch.load(weights_only=True)``: no arbitrary code is unpickled.
+
     solver : {"auto", "lbfgs", "newton-cg", "minibatch"}, default="auto"
         How the model is trained. ``"lbfgs"`` (a diagonally preconditioned
         L-BFGS, on the model's device) or ``"newton-cg"`` (scipy's trust-region
@@ -309,10 +338,11 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         network, trained by ``optimizer`` on mini-batches for up to
         ``max_epochs`` epochs. ``"auto"`` is ``"lbfgs"`` unless something only
         the network does is asked for: another loss, hidden layers, raw texts,
-        ``label_smoothing``, ``rdrop_alpha``, ``callbacks``, or any of the
-        network's training parameters (``optimizer``, ``lr``, ``batch_size``,
-        ``max_epochs``, ``dropout``, ...) set to a non-default value; and
-        ``"minibatch"`` for ``partial_fit``.
+        ``label_smoothing``, ``rdrop_alpha``, ``callbacks``,
+        ``checkpoint_dir``, or any of the network's training parameters
+        (``optimizer``, ``lr``, ``batch_size``, ``max_epochs``, ``dropout``,
+        ...) set to a non-default value; and ``"minibatch"`` for
+        ``partial_fit``.
 
     C : float or "auto", default="auto"
         Inverse regularisation of the linear solvers, as in
@@ -386,6 +416,15 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
     top_k_ : int or None
         The number of labels ``predict`` returns per row under the top-k rule,
         or None under the threshold rule.
+
+    interrupted_ : str or None
+        None when the last ``fit`` (or ``partial_fit``) ran to its end;
+        otherwise why and where training stopped early, and which weights the
+        model keeps: a ``KeyboardInterrupt`` (Ctrl-C) during training, which
+        ends it with a usable model (the best epoch's weights with
+        ``early_stopping``, else the last step's; the solver's last iterate
+        for the linear model), or ``on_nonfinite="restore"``. A
+        ``UserWarning`` says the same.
 
     min_labels_ : int
         The least number of labels ``predict`` returns per row (resolves
@@ -483,6 +522,8 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
         "callbacks": [list, None],
         "net_params": [dict, None],
+        "on_nonfinite": [StrOptions({"raise", "restore"})],
+        "checkpoint_dir": [str, os.PathLike, None],
         "solver": [StrOptions({"auto", "minibatch", *SOLVERS})],
         "C": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "tol": [Interval(Real, 0, None, closed="neither")],
@@ -530,6 +571,8 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         verbose=0,
         callbacks=None,
         net_params=None,
+        on_nonfinite="raise",
+        checkpoint_dir=None,
         solver="auto",
         C="auto",
         tol=1e-3,
@@ -573,6 +616,8 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.callbacks = callbacks
         self.net_params = net_params
+        self.on_nonfinite = on_nonfinite
+        self.checkpoint_dir = checkpoint_dir
         self.solver = solver
         self.C = C
         self.tol = tol
@@ -828,6 +873,9 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         if rule is not None:
             self.threshold_, self.top_k_ = rule.threshold, rule.top_k
             self.min_labels_ = rule.min_labels
+        if self.interrupted_ is not None:
+            # (frames: here, fit, scikit-learn's fit context, the caller)
+            warnings.warn(self.interrupted_, UserWarning, stacklevel=4)
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -837,8 +885,21 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------ predict
     def _scores(self, X):
+        """Raw scores of X; a ValueError rather than NaN or inf."""
         check_is_fitted(self)
-        return self._model.raw_scores(self._validate_X(X, reset=False))
+        scores = self._model.raw_scores(self._validate_X(X, reset=False))
+        finite = np.isfinite(scores)
+        if not finite.all():
+            bad = int((~finite).any(axis=1).sum())
+            raise ValueError(
+                f"The scores of {bad} of the {scores.shape[0]} rows of X are NaN "
+                "or infinite: their features are too large for the model's "
+                "float32 scores (the largest float32 is "
+                f"{np.finfo(np.float32).max:.3g}). Scale X as the training data "
+                "were scaled (for example with the same fitted StandardScaler or "
+                "MaxAbsScaler)."
+            )
+        return scores
 
     def decision_function(self, X):
         """Raw label scores ``s``.

@@ -23,6 +23,10 @@ Data-driven choices (measured in ``docs/benchmarks/peers.md``):
   float64; the data, the products and the row losses are float32 when
   ``tol >= 1e-5`` (the default 1e-3 included: it halves the memory traffic,
   and float32's relative error is far below the tolerance), else float64.
+  They are float64 too when the features are so large that float32 sums
+  could overflow (:func:`float32_fits`: ``n max|x|^2 max(sw)`` above 1e30,
+  for example sparse features around 1e15 and up), so that such data give the
+  same model as scaled ones instead of NaN or zero weights.
 * **C="auto"** is ``sum_n nnz(x_n) / sum_n ||x_n||^2`` over the (scaled,
   weighted) training rows, the inverse mean square of the non-zero feature
   values (1 for binary and for standardised features, about the number of
@@ -40,7 +44,7 @@ import scipy.sparse as sp
 import torch
 
 from ._linear import LinearZLPRObjective
-from ._solvers import minimize_objective
+from ._solvers import SolverInterrupted, minimize_objective
 from ._strategy import ModelStrategy
 from ._validation import resolve_device
 
@@ -49,6 +53,33 @@ from ._validation import resolve_device
 FLOAT32_MIN_TOL = 1e-5
 #: A sparse X at least this full is treated as dense numeric features.
 DENSE_FRACTION = 0.5
+#: Bound on ``n max|x|^2 max(sw)`` under which float32 products are safe: the
+#: largest sums the objective forms (the preconditioner's squared features
+#: times curvatures of at most 1/4) stay 1e8 below float32's largest value.
+FLOAT32_SAFE = 1e30
+
+
+def float32_fits(X, sample_weight=None):
+    """Whether the objective's float32 sums stay far from overflow on ``X``.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        The features the solver sees.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        The sample weights.
+
+    Returns
+    -------
+    bool
+        ``n max|x|^2 max(sw) < FLOAT32_SAFE``.
+    """
+    data = X.data if sp.issparse(X) else np.asarray(X)
+    if data.size == 0:
+        return True
+    largest = max(abs(float(data.max())), abs(float(data.min())))
+    weight = 1.0 if sample_weight is None else float(np.max(sample_weight))
+    return X.shape[0] * largest * largest * weight < FLOAT32_SAFE
 
 
 def _dense_like(X):
@@ -73,9 +104,12 @@ def auto_C(X, Y, weights=None):
     loss would give it; the factor gives some of it back (docs/defaults.md
     has the measurements of 1, the square root and the full mean).
     """
-    if sp.issparse(X):
+    if weights is not None:  # (averages do not depend on the weights' scale)
+        weights = weights / np.max(weights)
+    if sp.issparse(X):  # (in float64: squares of float32 data may overflow)
+        X = sp.csr_matrix(X, dtype=np.float64)
         sq = np.asarray(X.multiply(X).sum(1)).ravel()
-        nnz = np.diff(sp.csr_matrix(X).indptr)
+        nnz = np.diff(X.indptr)
     else:
         sq, nnz = (X * X).sum(1), (X != 0).sum(1)
     if not len(sq) or not np.any(sq):
@@ -107,6 +141,11 @@ def linear_incompatibilities(params, encoder):
             reasons.append(f"{name}={params[name]!r} (only 0)")
     if params["callbacks"]:
         reasons.append("callbacks (skorch callbacks need solver='minibatch')")
+    if params.get("checkpoint_dir") is not None:
+        reasons.append(
+            "checkpoint_dir (it saves the network's training state after each "
+            "epoch; a linear solver has no epochs)"
+        )
     return reasons
 
 
@@ -115,8 +154,10 @@ class LinearStrategy(ModelStrategy):
 
     Fitted attributes: ``coef_`` of shape ``(n_labels, n_features)``,
     ``intercept_`` of shape ``(n_labels,)`` (float64, on the raw features),
-    ``C_`` (resolves ``C="auto"``), ``device_``, and ``feature_scaled_``
-    (whether the features were standardised for the solver).
+    ``C_`` (resolves ``C="auto"``), ``device_``, ``feature_scaled_``
+    (whether the features were standardised for the solver) and
+    ``interrupted_`` (None, or a message when a ``KeyboardInterrupt`` stopped
+    the solver: the model then keeps its last iterate).
     """
 
     def check_params(self, X, Y, *, n_train):
@@ -138,6 +179,8 @@ class LinearStrategy(ModelStrategy):
         # Statistics weighted like the loss, so that a weight of 2 is the same
         # as a repeated row (scikit-learn's sample-weight equivalence).
         weights = sample_weight  # validated: non-negative, a positive sum
+        if weights is not None:  # (averages do not depend on the weights' scale)
+            weights = weights / np.max(weights)
         if self.feature_scaled_:
             X = X.toarray() if sp.issparse(X) else np.asarray(X)
             X = np.asarray(X, dtype=np.float64)
@@ -152,6 +195,7 @@ class LinearStrategy(ModelStrategy):
         if isinstance(C, str):  # "auto"
             C = auto_C(Xs, Y, weights)
         self.C_ = float(C)
+        single = p["tol"] >= FLOAT32_MIN_TOL and float32_fits(Xs, sample_weight)
         objective = LinearZLPRObjective(
             Xs,
             Y,
@@ -159,19 +203,35 @@ class LinearStrategy(ModelStrategy):
             sample_weight=sample_weight,
             label_weight=p["label_weights"],
             device=self.device_,
-            dtype=torch.float32 if p["tol"] >= FLOAT32_MIN_TOL else torch.float64,
+            dtype=torch.float32 if single else torch.float64,
         )
         w0 = torch.zeros(objective.n_params, dtype=torch.float64, device=self.device_)
         if previous is not None:
             w0 = self._previous_weights(previous, mean, scale)
-        w, n_iter = minimize_objective(
-            objective, w0, solver=p["solver"], tol=p["tol"], max_iter=p["max_iter"]
-        )
+        self.interrupted_ = None
+        try:
+            w, n_iter = minimize_objective(
+                objective, w0, solver=p["solver"], tol=p["tol"], max_iter=p["max_iter"]
+            )
+        except SolverInterrupted as stop:  # Ctrl-C: keep the last iterate
+            w, n_iter = stop.w, stop.n_iter
+            self.interrupted_ = (
+                f"The {p['solver']} solver was interrupted (KeyboardInterrupt) "
+                f"after {n_iter} iterations, before it converged; the model is "
+                "usable and keeps its last iterate."
+            )
         W, b = objective.unpack(torch.as_tensor(w, device="cpu"))
         W, b = W.numpy(), b.numpy()
         if self.feature_scaled_:  # scores on standardised = scores on raw X
             W = W / scale[:, None]
             b = b - mean @ W
+        if not (np.isfinite(W).all() and np.isfinite(b).all()):
+            raise ValueError(
+                "The linear model's weights overflow on the raw features: "
+                "their scale (up to "
+                f"{max(abs(float(np.max(X))), abs(float(np.min(X)))):.3g}) is too "
+                "large. Scale the features (for example with StandardScaler)."
+            )
         self.coef_ = np.ascontiguousarray(W.T)
         self.intercept_ = b.copy()
         self.n_iter_ = n_iter + (0 if previous is None else previous.n_iter_)
@@ -198,7 +258,8 @@ class LinearStrategy(ModelStrategy):
     def raw_scores(self, X):
         S = X @ self.coef_.T
         S = np.asarray(S) + self.intercept_
-        return S.astype(np.float32)
+        with np.errstate(over="ignore"):  # the classifier rejects inf scores
+            return S.astype(np.float32)
 
     def fitted_attributes(self):
         return {
@@ -207,4 +268,5 @@ class LinearStrategy(ModelStrategy):
             "C_": self.C_,
             "device_": self.device_,
             "feature_scaled_": self.feature_scaled_,
+            "interrupted_": getattr(self, "interrupted_", None),
         }

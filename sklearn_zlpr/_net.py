@@ -1,12 +1,50 @@
 """The private skorch net behind ZLPRClassifier."""
 
+import math
+
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 
+from ._callbacks import BestEpoch, StateCopy
 from ._data import SparseBatch, TextBatch
 from .losses import prediction_rule, rdrop_divergence
+
+
+class NonFiniteTrainingError(ValueError):
+    """Training produced a loss, a gradient or a weight that is NaN or infinite.
+
+    Parameters
+    ----------
+    message : str
+        What was not finite, where, and what to do.
+    problem : str
+        What was not finite ("the training loss is nan", ...).
+    where : str
+        When: "epoch 3, batch 7" or "the end of epoch 3".
+    """
+
+    def __init__(self, message, problem, where):
+        super().__init__(message)
+        self.problem = problem
+        self.where = where
+
+
+def _all_finite(tensors):
+    """Whether every value of ``tensors`` is finite.
+
+    The fast test is their sum (NaN and inf propagate to it, and summing is
+    several times faster than ``isfinite`` or a maximum on large tensors); a
+    sum that overflowed from finite values is told apart by the exact test.
+    """
+    if not tensors:
+        return True
+    total = sum(t.sum(dtype=torch.float32) for t in tensors)
+    if bool(torch.isfinite(total)):
+        return True
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
 
 
 class ZLPRNet(NeuralNet):
@@ -23,7 +61,16 @@ class ZLPRNet(NeuralNet):
       float32, so the losses always run in float32;
     * a batch ``y`` is ``(target, sample_weight or None)``; the criterion returns
       per-sample losses (``reduction="none"``) and this net takes the weighted
-      mean, or the criterion returns a scalar and no weights are used.
+      mean, or the criterion returns a scalar and no weights are used;
+    * with ``on_nonfinite`` (see :meth:`check_step`), a NaN or infinite loss,
+      gradient or weight stops training with a
+      :class:`NonFiniteTrainingError` naming the epoch and the batch
+      (``"raise"``), or ends it on the last finite weights (``"restore"``);
+    * a training loop stopped by ``KeyboardInterrupt`` (Ctrl-C), or by
+      ``on_nonfinite="restore"``, says so in ``interrupted_`` (a message, None
+      after a complete loop) and ``stopped_by_`` (``"KeyboardInterrupt"``,
+      ``"on_nonfinite"`` or None). Early stopping, which skorch also signals
+      with ``KeyboardInterrupt``, is not an interruption.
     """
 
     def __init__(
@@ -33,12 +80,14 @@ class ZLPRNet(NeuralNet):
         rdrop_alpha=0.0,
         label_smoothing=0.0,
         amp_dtype=None,
+        on_nonfinite="raise",
         **kwargs,
     ):
         super().__init__(module, criterion, **kwargs)
         self.rdrop_alpha = rdrop_alpha
         self.label_smoothing = label_smoothing
         self.amp_dtype = amp_dtype
+        self.on_nonfinite = on_nonfinite
 
     def train_step_single(self, batch, **fit_params):
         """One training step, with label smoothing and R-drop when enabled.
@@ -62,7 +111,163 @@ class ZLPRNet(NeuralNet):
                 div = div * weight.to(div.device)
             loss = 0.5 * (loss + loss2) + self.rdrop_alpha * div.mean()
         loss.backward()
+        if self.on_nonfinite is not None:
+            self.check_step(loss)
         return {"loss": loss, "y_pred": y_pred}
+
+    # ------------------------------------------------ non-finite values
+    def check_step(self, loss):
+        """Raise :class:`NonFiniteTrainingError` unless the training loss is finite.
+
+        Called after the backward pass, before the optimizer step: a NaN or
+        infinite loss never moves the weights. A non-finite gradient (or an
+        update that overflows) shows at the next step, whose loss it makes
+        non-finite, or in the weights checked after the epoch: checking every
+        gradient at every step would cost up to a tenth of the training time
+        (one pass over a large embedding table's gradient), checking the loss
+        costs nothing (skorch synchronises on it anyway to record it).
+        """
+        if bool(torch.isfinite(loss.detach())):
+            return
+        note = ""
+        if not self._weights_finite():
+            note = (
+                " (the weights already were NaN or infinite: the previous "
+                "step's gradient or update overflowed)"
+            )
+        raise self._nonfinite(
+            f"the training loss is {loss.detach().item()}",
+            batch=len(self.history[-1, "batches"]),
+            note=note,
+        )
+
+    def _nonfinite(self, problem, batch=None, note=""):
+        """The error for ``problem`` found in the current epoch (and batch)."""
+        epoch = self.history[-1, "epoch"] if len(self.history) else 0
+        where = (
+            f"epoch {epoch}, batch {batch}" if batch else f"the end of epoch {epoch}"
+        )
+        return NonFiniteTrainingError(
+            f"Training diverged: {problem} at {where}{note}. To fix it, "
+            f"{self._remedies()}; or "
+            "set on_nonfinite='restore' to end training on the last finite "
+            "weights instead of failing.",
+            problem=problem,
+            where=where,
+        )
+
+    def _remedies(self):
+        lr = getattr(self, "optimizer__lr", self.lr)
+        return (
+            f"lower the learning rate (lr={lr:g}), scale the features (for "
+            "example with StandardScaler or MaxAbsScaler: very large values "
+            "overflow float32), or clip the gradients (max_grad_norm)"
+        )
+
+    def _weights_finite(self):
+        state = self.module_.state_dict().values()
+        return _all_finite([t for t in state if t.is_floating_point()])
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self.interrupted_ = self.stopped_by_ = None
+        self._last_finite = None
+        if self.on_nonfinite == "restore":
+            self._keep_finite()
+
+    def on_epoch_end(self, net, **kwargs):
+        """Check the epoch's validation losses and the weights (before callbacks)."""
+        super().on_epoch_end(net, **kwargs)
+        if self.on_nonfinite is None:
+            return
+        for batch in self.history[-1, "batches"]:
+            value = batch.get("valid_loss", 0.0)
+            if not math.isfinite(value):
+                raise self._nonfinite(f"the validation loss is {value}")
+        if not self._weights_finite():
+            raise self._nonfinite("some weights are NaN or infinite")
+        if self.on_nonfinite == "restore":
+            self._keep_finite()
+
+    def _keep_finite(self):
+        """Keep a copy of the (finite) weights, to restore on divergence."""
+        if self._last_finite is not None:
+            self._last_finite[1].drop()
+        epoch = self.history[-1, "epoch"] if len(self.history) else 0
+        copy = StateCopy(self.module_.state_dict(), 256 * 2**20, "sklearn_zlpr_finite_")
+        self._last_finite = (epoch, copy)
+
+    def _restore_last_finite(self):
+        """Load the last finite weights; return the epoch the model keeps."""
+        epoch, copy = self._last_finite
+        self.module_.load_state_dict(copy.load(self.device))
+        copy.drop()
+        self._last_finite = None
+        # The optimizers' moments may hold the non-finite values: start them
+        # anew, so that a later partial_fit does not step on them.
+        self.initialize_optimizer()
+        best = next(
+            (cb for _, cb in self.callbacks_ if isinstance(cb, BestEpoch)), None
+        )
+        # Early stopping then restores its best epoch (at most this one).
+        if best is not None and best.restores(self):
+            return best.best_epoch_
+        return epoch
+
+    # ------------------------------------------------ the training loop
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's loop; records interruptions and restores on divergence.
+
+        On a :class:`NonFiniteTrainingError` with ``on_nonfinite="restore"``,
+        the last finite weights are loaded and training ends as skorch ends
+        it on ``KeyboardInterrupt`` (the callbacks' ``on_train_end`` runs, so
+        early stopping restores its best epoch); ``interrupted_`` says what
+        happened. A ``KeyboardInterrupt`` that no early-stopping callback
+        raised (Ctrl-C) is recorded in ``interrupted_`` too.
+        """
+        self.interrupted_ = self.stopped_by_ = None
+        try:
+            return super().fit_loop(X, y, epochs, **fit_params)
+        except NonFiniteTrainingError as error:
+            if self.on_nonfinite != "restore":
+                raise
+            self.stopped_by_ = "on_nonfinite"
+            epoch = self._restore_last_finite()
+            kept = f"the weights of epoch {epoch}" if epoch else "the initial weights"
+            self.interrupted_ = (
+                f"Training diverged: {error.problem} at {error.where}. As "
+                f"on_nonfinite='restore' asks, training ended there and the "
+                f"model keeps {kept}. To train further, {self._remedies()}."
+            )
+            raise KeyboardInterrupt from error  # skorch's way to end training
+        except KeyboardInterrupt:
+            if not self._early_stopped():
+                self.stopped_by_ = "KeyboardInterrupt"
+                self.interrupted_ = self._interruption()
+            raise
+
+    def _early_stopped(self):
+        return any(
+            isinstance(cb, EarlyStopping) and getattr(cb, "misses_", 0) >= cb.patience
+            for _, cb in self.callbacks_
+        )
+
+    def _interruption(self):
+        epoch = self.history[-1, "epoch"] if len(self.history) else 0
+        rows = self.history[-1, "batches"] if len(self.history) else []
+        batch = sum("train_loss" in row for row in rows)
+        best = next(
+            (cb for _, cb in self.callbacks_ if isinstance(cb, BestEpoch)), None
+        )
+        if best is not None and best.restores(self):
+            kept = f"the weights of its best epoch so far, {best.best_epoch_}"
+        else:
+            kept = "the weights of its last training step"
+        return (
+            f"Training was interrupted (KeyboardInterrupt) in epoch {epoch}, "
+            f"after {batch} training batches of it; the model is usable and "
+            f"keeps {kept}."
+        )
 
     def initialize_optimizer(self, *args, **kwargs):
         """Create the optimizer; sparse embedding tables get SparseAdam.

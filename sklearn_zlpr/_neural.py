@@ -11,6 +11,8 @@ from one table of per-encoder defaults.
 """
 
 import copy
+import os
+from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,11 +20,18 @@ import torch
 from skorch.callbacks import GradientNormClipping, ProgressBar
 from skorch.helper import predefined_split
 
-from ._callbacks import BestEpoch, EpochDiagnostics, LRSchedulers, WarmupLinear
+from ._callbacks import (
+    BestEpoch,
+    EpochCheckpoint,
+    EpochDiagnostics,
+    LRSchedulers,
+    WarmupLinear,
+)
+from ._checkpoint import Checkpoint, fit_key, resume
 from ._data import BatchDataset, identity_collate
 from ._hf import load_tokenizer, resolve_model
 from ._modules import DenseMLP, SparseMLP, TransformerMLP
-from ._net import ZLPRNet
+from ._net import NonFiniteTrainingError, ZLPRNet
 from ._strategy import ModelStrategy
 from ._validation import resolve_device
 from .metrics import _get_metric
@@ -229,6 +238,17 @@ class NeuralStrategy(ModelStrategy):
 
     def check_params(self, X, Y, *, n_train):
         self.settings_ = resolve_settings(self.params, self.encoder, n_train)
+        checkpoint_dir = self.params["checkpoint_dir"]
+        if checkpoint_dir is not None:
+            random_state = self.params["random_state"]
+            if not isinstance(random_state, Integral) or isinstance(random_state, bool):
+                raise ValueError(
+                    "checkpoint_dir resumes a killed fit exactly where it stopped, "
+                    "which needs random_state to be an int (the resumed fit must "
+                    "repeat the validation split, the batch order and the dropout "
+                    f"of the first); got random_state={random_state!r}."
+                )
+            os.makedirs(checkpoint_dir, exist_ok=True)  # or fail before training
         # The embedding table's layout: one row per column that occurs in the
         # X passed to fit, so that a 2**20-column hashed matrix costs rows for
         # its seen columns only. With warm_start (and partial_fit) a later fit
@@ -251,8 +271,38 @@ class NeuralStrategy(ModelStrategy):
         self._build(X, Y, criterion, rule, seed, columns, p["early_stopping"])
         if validation is not None:
             self.net_.train_split = predefined_split(self._dataset(*validation))
-        self._train(self._dataset(X, Y, sample_weight), seed, None, previous)
+        checkpoint = None
+        if p["checkpoint_dir"] is not None:
+            key = self._fit_key(X, Y, sample_weight, validation, seed, previous)
+            checkpoint = Checkpoint(p["checkpoint_dir"], key)
+        self._train(
+            self._dataset(X, Y, sample_weight), seed, None, previous, checkpoint
+        )
         return len(self.net_.history)
+
+    def _fit_key(self, X, Y, sample_weight, validation, seed, previous):
+        """What determines this fit (see :func:`sklearn_zlpr._checkpoint.fit_key`)."""
+        params = {
+            k: v
+            for k, v in self.params.items()
+            if k not in ("checkpoint_dir", "verbose")
+        }
+        start = None
+        if previous is not None:  # warm start: from the previous weights
+            start = (previous.net_.module_.state_dict(), len(previous.net_.history))
+        settings = {k: v for k, v in self.settings_.items() if k != "lr_scheduler"}
+        return fit_key(
+            type(self).__name__,
+            self.encoder,
+            params,
+            settings,
+            seed,
+            X,
+            Y,
+            sample_weight,
+            validation,
+            start,
+        )
 
     def partial_fit(self, X, Y, sample_weight, *, criterion, rule, seed):
         sample_weight = _mean_one(sample_weight)
@@ -261,28 +311,60 @@ class NeuralStrategy(ModelStrategy):
         self._train(self._dataset(X, Y, sample_weight), seed, epochs=1)
         return len(self.net_.history)
 
-    def _train(self, dataset, seed, epochs, previous=None):
+    def _train(self, dataset, seed, epochs, previous=None, checkpoint=None):
         """Initialise the net if needed (from ``previous``' weights), then train.
 
         Everything random (the initial weights, dropout, R-drop, sampled
         losses) draws from torch's global generator, seeded here by ``seed``
         and the epochs already run, and restored afterwards.
+
+        With a ``checkpoint`` (a :class:`~sklearn_zlpr._checkpoint.Checkpoint`),
+        training resumes from it when it exists, saves to it after every
+        epoch, and removes it at the end, unless the training was interrupted
+        (``KeyboardInterrupt``): a later fit resumes from it then.
         """
         net = self.net_
         if net.initialized_:
             epochs_done = len(net.history)
         else:
             epochs_done = 0 if previous is None else len(previous.net_.history)
+        saver = None
         with _seeded_torch(seed + epochs_done, net.device):
             if not net.initialized_:
                 net.initialize()
                 if previous is not None:
                     self._load_weights(previous)
                     net.history = copy.deepcopy(previous.net_.history)
-            net.partial_fit(dataset, y=None, epochs=epochs)
+            if checkpoint is not None:
+                saver = dict(net.callbacks_)["checkpoint"]
+                saver.start_epoch = len(net.history)
+                state = checkpoint.load()
+                if state is not None:
+                    done = resume(net, state, saver)
+                    epochs = max(0, self.params["max_epochs"] - done)
+                saver.checkpoint = checkpoint
+            try:
+                net.partial_fit(dataset, y=None, epochs=epochs)
+            except NonFiniteTrainingError:
+                if checkpoint is not None:  # it would diverge the same way
+                    checkpoint.remove()
+                raise
+            finally:
+                if saver is not None:
+                    saver.checkpoint = None
         # The split holds the validation rows: drop it so that the fitted
         # estimator (and its pickle) does not carry training data around.
         net.train_split = None
+        self.interrupted_ = net.interrupted_
+        if checkpoint is None:
+            return
+        if net.stopped_by_ == "KeyboardInterrupt" and os.path.exists(checkpoint.path):
+            self.interrupted_ += (
+                f" Its last complete epoch is saved in {checkpoint.path}: a fit "
+                "with the same data and parameters resumes from there."
+            )
+        else:
+            checkpoint.remove()
 
     def _load_weights(self, previous):
         old = previous.net_.module_.state_dict()
@@ -330,6 +412,8 @@ class NeuralStrategy(ModelStrategy):
             )
         if p["verbose"]:
             callbacks.append(("progress_bar", ProgressBar()))
+        if p["checkpoint_dir"] is not None:  # after the callbacks it saves
+            callbacks.append(("checkpoint", EpochCheckpoint()))
         callbacks += copy.deepcopy(p["callbacks"] or [])
 
         optimizer = p["optimizer"]
@@ -349,6 +433,7 @@ class NeuralStrategy(ModelStrategy):
             batch_size=s["batch_size"],
             max_epochs=p["max_epochs"],
             train_split=None,
+            on_nonfinite=p["on_nonfinite"],
             callbacks=callbacks,
             iterator_train__shuffle=True,
             iterator_train__generator=batch_order,
@@ -391,6 +476,7 @@ class NeuralStrategy(ModelStrategy):
             "net_": self.net_,
             "device_": str(self.net_.device),
             "batch_size_": self.settings_["batch_size"],
+            "interrupted_": getattr(self, "interrupted_", None),
         }
 
 

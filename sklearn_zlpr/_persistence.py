@@ -29,6 +29,7 @@ import io
 import json
 import math
 import os
+import pathlib
 import platform
 import tempfile
 import warnings
@@ -147,6 +148,8 @@ class _Writer:
             return {"__type__": f"numpy.{obj.__name__}"}
         if isinstance(obj, np.dtype):
             return {"__dtype__": obj.str}
+        if isinstance(obj, pathlib.PurePath):
+            return {"__path__": str(obj)}
         if isinstance(obj, tuple):
             return {"__tuple__": [self.encode(v, where) for v in obj]}
         if isinstance(obj, list):
@@ -336,6 +339,8 @@ class _Reader:
             if dtype.kind == "O":
                 raise UntrustedTypeError("object dtypes are not allowed")
             return dtype
+        if tag == "__path__":
+            return pathlib.Path(node[tag])
         if tag == "__tuple__":
             return tuple(self.decode(v) for v in node[tag])
         if tag == "__set__":

@@ -15,8 +15,15 @@ The tolerance is relative, as LIBLINEAR's: the solvers stop when the
 gradient's norm has shrunk to ``tol`` times its norm at zero weights (also when
 warm-started elsewhere), so one ``tol`` means the same whatever ``C``, the
 number of rows or the scale of the features.
+
+Failure modes are loud: an objective that is not finite at the starting point
+is a ``ValueError``; L-BFGS treats a trial point with a non-finite value or
+gradient as too long a step (it backtracks), so its iterates stay finite; a
+``KeyboardInterrupt`` (Ctrl-C) during the iterations becomes a
+:class:`SolverInterrupted` that carries the last iterate.
 """
 
+import math
 import warnings
 from collections import deque
 
@@ -33,6 +40,30 @@ _HISTORY = 5
 #: Iterations after which the diagonal preconditioner is recomputed at the
 #: current point (each costs about one function evaluation).
 _REFRESH = frozenset({2, 5, 10, 20, 40, 80, 160, 320, 640})
+
+
+class SolverInterrupted(KeyboardInterrupt):
+    """A ``KeyboardInterrupt`` during the iterations, with the last iterate.
+
+    Parameters
+    ----------
+    w : ndarray or torch.Tensor of float64
+        The last iterate (the starting point if none was accepted), the kind
+        of ``w0``.
+    n_iter : int
+        Iterations completed.
+    """
+
+    def __init__(self, w, n_iter):
+        super().__init__(f"interrupted after {n_iter} iterations")
+        self.w = w
+        self.n_iter = n_iter
+
+
+def _finite(value, gradient):
+    """Whether ``value`` and the float64 ``gradient`` are finite (NaN and inf
+    propagate to the gradient's sum, a pass cheaper than ``isfinite``)."""
+    return math.isfinite(value) and math.isfinite(torch.as_tensor(gradient).sum())
 
 
 def minimize_objective(objective, w0, *, solver="lbfgs", tol=1e-4, max_iter=500):
@@ -60,6 +91,15 @@ def minimize_objective(objective, w0, *, solver="lbfgs", tol=1e-4, max_iter=500)
         The minimiser found, the kind of ``w0``.
     n_iter : int
         Iterations run.
+
+    Raises
+    ------
+    ValueError
+        When the objective or its gradient is not finite at ``w0`` (or at zero
+        weights), or Newton-CG ends on non-finite weights.
+    SolverInterrupted
+        On a ``KeyboardInterrupt`` during the iterations; it carries the last
+        iterate (a ``KeyboardInterrupt`` before them propagates as it is).
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}; got {solver!r}.")
@@ -70,12 +110,35 @@ def minimize_objective(objective, w0, *, solver="lbfgs", tol=1e-4, max_iter=500)
     # gradient, it would have to shrink that one by ``tol`` again).
     zero = torch.zeros_like(torch.as_tensor(w0))
     warm = bool(torch.as_tensor(w0).any())
-    g_zero = objective.value_and_gradient(zero)[1] if warm else g0
+    f_zero, g_zero = objective.value_and_gradient(zero) if warm else (f0, g0)
+    for f, g, where in ((f0, g0, "starting"), (f_zero, g_zero, "zero")):
+        if not _finite(f, g):
+            raise ValueError(
+                f"The objective of the {solver} solver is not finite at the "
+                f"{where} weights (value {f:.3g}, or a NaN or infinite gradient): "
+                "the features or the sample weights are too large for its "
+                "arithmetic. Scale the features (for example with MaxAbsScaler "
+                "or StandardScaler) and keep sample_weight near 1 (divide it by "
+                "its mean)."
+            )
     target = tol * float(torch.linalg.vector_norm(torch.as_tensor(g_zero)))
-    if solver == "lbfgs":
-        w, n_iter, gradient = _lbfgs(objective, w0, f0, g0, target, max_iter)
-    else:
-        w, n_iter, gradient = _newton_cg(objective, w0, target, max_iter)
+    try:
+        if solver == "lbfgs":
+            w, n_iter, gradient = _lbfgs(objective, w0, f0, g0, target, max_iter)
+        else:
+            w, n_iter, gradient = _newton_cg(objective, w0, target, max_iter)
+    except SolverInterrupted as stop:
+        w = stop.w
+        if as_numpy and isinstance(w, torch.Tensor):
+            w = w.cpu().numpy()
+        raise SolverInterrupted(w, stop.n_iter) from None
+    if not bool(torch.isfinite(torch.as_tensor(w)).all()):
+        raise ValueError(
+            f"The {solver} solver ended on NaN or infinite weights after "
+            f"{n_iter} iterations. Scale the features (for example with "
+            "MaxAbsScaler or StandardScaler), or use solver='lbfgs', which "
+            "never steps to a non-finite point."
+        )
     # L-BFGS also stops when its line search finds no lower value in float64:
     # that is as converged as the arithmetic allows. Running out of
     # iterations is not.
@@ -114,35 +177,39 @@ def _lbfgs(objective, w0, f0, g0, target, max_iter):
     preconditioned = hasattr(objective, "inverse_diagonal")
     d_inv = objective.inverse_diagonal(w) if preconditioned else None
     history = deque(maxlen=_HISTORY)  # (s, y, 1 / s.y)
-    gamma = _first_step(objective, w, g, d_inv)
     n_iter = 0
-    while n_iter < max_iter and float(torch.linalg.vector_norm(g)) > target:
-        d = _two_loop(g, history, gamma, d_inv).neg_()
-        gtd = float(g @ d)
-        if gtd >= 0:  # not a descent direction (round-off): restart
-            history.clear()
-            d = g.neg() * gamma if d_inv is None else g.neg() * d_inv * gamma
+    try:
+        gamma = _first_step(objective, w, g, d_inv)
+        while n_iter < max_iter and float(torch.linalg.vector_norm(g)) > target:
+            d = _two_loop(g, history, gamma, d_inv).neg_()
             gtd = float(g @ d)
-        for _ in range(40):
-            w_new = w + d
-            f_new, g_new = objective.value_and_gradient(w_new)
-            if f_new <= f + 1e-4 * gtd:
+            if gtd >= 0:  # not a descent direction (round-off): restart
+                history.clear()
+                d = g.neg() * gamma if d_inv is None else g.neg() * d_inv * gamma
+                gtd = float(g @ d)
+            for _ in range(40):
+                w_new = w + d
+                f_new, g_new = objective.value_and_gradient(w_new)
+                # A non-finite value or gradient is a step too long.
+                if f_new <= f + 1e-4 * gtd and _finite(f_new, g_new):
+                    break
+                d.mul_(0.5)
+                gtd *= 0.5
+            else:  # no decrease left in float64: converged as far as it goes
                 break
-            d.mul_(0.5)
-            gtd *= 0.5
-        else:  # no decrease left in float64: converged as far as it goes
-            break
-        n_iter += 1
-        if preconditioned and n_iter in _REFRESH:  # the curvature has moved
-            d_inv = objective.inverse_diagonal(w_new)
-        s, y = d, g_new - g
-        sy = float(s @ y)
-        w = w_new
-        f, g = f_new, g_new
-        if sy > 1e-12 * float(y @ y):  # curvature: keep the pair
-            history.append((s, y, 1.0 / sy))
-            yDy = float(y @ y) if d_inv is None else float(y @ (d_inv * y))
-            gamma = sy / yDy
+            n_iter += 1
+            if preconditioned and n_iter in _REFRESH:  # the curvature has moved
+                d_inv = objective.inverse_diagonal(w_new)
+            s, y = d, g_new - g
+            sy = float(s @ y)
+            w = w_new
+            f, g = f_new, g_new
+            if sy > 1e-12 * float(y @ y):  # curvature: keep the pair
+                history.append((s, y, 1.0 / sy))
+                yDy = float(y @ y) if d_inv is None else float(y @ (d_inv * y))
+                gamma = sy / yDy
+    except KeyboardInterrupt:
+        raise SolverInterrupted(w, n_iter) from None
     return w, n_iter, float(torch.linalg.vector_norm(g))
 
 
@@ -180,14 +247,23 @@ def _newton_cg(objective, w0, target, max_iter):
     w0 = np.asarray(torch.as_tensor(w0).cpu(), dtype=np.float64)
     if target == 0:
         return w0, 0, 0.0
-    result = minimize(
-        objective.value_and_gradient,
-        w0,
-        jac=True,
-        hessp=_hessian_products(objective),
-        method="trust-ncg",
-        options={"maxiter": max_iter, "gtol": target},
-    )
+    last = {"w": w0, "n_iter": 0}  # the last iterate, for an interruption
+
+    def record(w):
+        last["w"], last["n_iter"] = np.array(w, copy=True), last["n_iter"] + 1
+
+    try:
+        result = minimize(
+            objective.value_and_gradient,
+            w0,
+            jac=True,
+            hessp=_hessian_products(objective),
+            method="trust-ncg",
+            options={"maxiter": max_iter, "gtol": target},
+            callback=record,
+        )
+    except KeyboardInterrupt:
+        raise SolverInterrupted(last["w"], last["n_iter"]) from None
     return result.x, int(result.nit), float(np.linalg.norm(result.jac))
 
 

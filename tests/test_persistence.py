@@ -83,6 +83,15 @@ def test_classifier_round_trip_is_bit_identical(numeric, tmp_path, params, spars
                 np.load(io.BytesIO(zf.read(name)), allow_pickle=False)
 
 
+def test_path_parameters_round_trip(numeric, tmp_path):
+    X, Y = numeric
+    clf = ZLPRClassifier(max_epochs=1, random_state=0, checkpoint_dir=tmp_path / "c")
+    clf.fit(X, Y)
+    again = load(save(clf, tmp_path / "m.zlpr"))
+    assert again.checkpoint_dir == tmp_path / "c"
+    _same_predictions(clf, again, X)
+
+
 def test_one_d_targets_round_trip(numeric, tmp_path):
     X, Y = numeric
     y = np.array(["a", "b", "c"])[Y[:, :3].argmax(1)]
