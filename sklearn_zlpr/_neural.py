@@ -12,11 +12,13 @@ from one table of per-encoder defaults.
 
 import copy
 import os
+import warnings
 from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import GradientNormClipping, ProgressBar
 from skorch.helper import predefined_split
 
@@ -199,6 +201,10 @@ def _lr_scheduler_callback(policy, policy_params, steps_per_epoch, max_epochs):
     return LRSchedulers(policy, policy_params)
 
 
+#: A final training loss this many times that of all-zero scores: diverged.
+_DIVERGED = 10.0
+
+
 def _no_print(*args, **kwargs):
     """Sink for skorch's early-stopping message (silent unless verbose)."""
 
@@ -278,7 +284,34 @@ class NeuralStrategy(ModelStrategy):
         self._train(
             self._dataset(X, Y, sample_weight), seed, None, previous, checkpoint
         )
+        self._warn_if_diverged(Y, criterion)
         return len(self.net_.history)
+
+    def _warn_if_diverged(self, Y, criterion):
+        """Warn when training ended far worse than all-zero scores (lr too high).
+
+        Non-finite losses are ``on_nonfinite``'s; this catches the finite
+        explosions of a too-large learning rate (``lr=1e6``: scores of 1e14).
+        The reference is the loss of the scores that know nothing, all 0:
+        a model whose final training loss is 10 times that has diverged.
+        """
+        losses = self.net_.history[:, "train_loss"] if len(self.net_.history) else []
+        if not len(losses):
+            return
+        rows = Y[: min(Y.shape[0], 2048)]
+        target = torch.as_tensor(rows.toarray(), dtype=torch.float32)
+        with torch.no_grad():
+            zero = criterion(torch.zeros_like(target), target).float().mean().item()
+        final = float(losses[-1])
+        if np.isfinite(final) and zero > 0 and final > _DIVERGED * zero:
+            warnings.warn(
+                f"Training diverged: the final training loss ({final:.3g}) is "
+                f"{final / zero:.3g} times the loss of all-zero scores ({zero:.3g}), "
+                f"so the scores are meaningless. Lower lr (now {self.params['lr']}), "
+                "scale the features, or set max_grad_norm.",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
 
     def _fit_key(self, X, Y, sample_weight, validation, seed, previous):
         """What determines this fit (see :func:`sklearn_zlpr._checkpoint.fit_key`)."""
@@ -309,6 +342,7 @@ class NeuralStrategy(ModelStrategy):
         if not hasattr(self, "net_"):
             self._build(X, Y, criterion, rule, seed, None, early_stopping=False)
         self._train(self._dataset(X, Y, sample_weight), seed, epochs=1)
+        self._warn_if_diverged(Y, criterion)
         return len(self.net_.history)
 
     def _train(self, dataset, seed, epochs, previous=None, checkpoint=None):

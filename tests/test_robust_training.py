@@ -28,6 +28,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from sklearn.datasets import make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
 from sklearn_zlpr import ZLPRClassifier, _callbacks, _checkpoint
@@ -653,3 +654,17 @@ def test_concurrent_predict_with_the_transformer(tiny_bert_dir, tiny_texts):
     # The same rows in every call, so the padding is the same too.
     X = np.asarray(texts, dtype=object)[:64]
     _concurrent_equals_serial(clf, X, n_threads=4, n_calls=12, same_rows=True)
+
+
+@pytest.mark.parametrize("loss", ["zlpr", "bce"])
+def test_a_finite_divergence_warns(loss):
+    # lr=1e6 leaves every value finite (scores of 1e12 and more), so
+    # on_nonfinite never fires: the final loss against all-zero scores does.
+    X, Y = make_multilabel_classification(n_samples=300, n_classes=5, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="Training diverged.*Lower lr"):
+        ZLPRClassifier(lr=1e6, loss=loss, max_epochs=5, random_state=0).fit(X, Y)
+    clf = ZLPRClassifier(max_epochs=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X, Y)  # a normal fit: no warning
+        clf.partial_fit(X, Y)
