@@ -5,8 +5,10 @@ GoEmotions sample embedded in the package (no download), builds TF-IDF features,
 trains ``ZLPRClassifier(loss="zlpr")``, ``ZLPRClassifier(loss="bce")`` and
 ``OneVsRestClassifier(LogisticRegression())`` on them and prints a paper-style table
 of test-set metrics and timings. The commands ``benchmark``, ``fit``, ``predict``
-and ``evaluate`` work on JSON Lines files. Run-time errors (a missing file, a bad
-JSONL line, an unknown label) exit with status 1, usage errors with 2.
+and ``evaluate`` work on JSON Lines files; ``fit --stream`` reads them in
+chunks, for files larger than memory (``docs/streaming.md``). Run-time errors
+(a missing file, a bad JSONL line, an unknown label) exit with status 1, usage
+errors with 2.
 """
 
 import argparse
@@ -16,13 +18,23 @@ import sys
 import zipfile
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import (
+    HashingVectorizer,
+    TfidfTransformer,
+    TfidfVectorizer,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 
 from . import ZLPRClassifier, __version__, _benchmark, load, save
-from .datasets import load_goemotions_sample, load_jsonl
+from .datasets import (
+    _read_label_names,
+    _scan_label_names,
+    iter_jsonl_chunks,
+    load_goemotions_sample,
+    load_jsonl,
+)
 from .losses import LOSSES
 from .metrics import multilabel_report
 
@@ -34,6 +46,18 @@ QUICK_ROWS = (1000, 300)
 
 #: ZLPRClassifier parameters of the --quick run (the main job uses the defaults).
 QUICK_MODEL = {"max_epochs": 3, "batch_size": 32}
+
+#: Hashed columns of ``fit --stream`` (as ``--features hashing``).
+STREAM_FEATURES = 2**18
+
+#: ZLPRClassifier parameters of ``fit --stream``: the network (``partial_fit``),
+#: one hidden layer (the embedding bag: 2**18 x 128 float32 = 128 MiB, 384 MiB
+#: with the two moment tables of sparse Adam) and a batch size that does not
+#: depend on the first chunk's size (``batch_size="auto"`` would).
+STREAM_MODEL = {"solver": "minibatch", "hidden_layer_sizes": (128,), "batch_size": 256}
+
+#: Default ``fit --chunk-size``.
+STREAM_CHUNK_SIZE = 10000
 
 
 def make_problem(quick=False):
@@ -125,6 +149,8 @@ def _main_job(args):
 
 
 def _fit(args):
+    if args.stream:
+        return _fit_stream(args)
     data = load_jsonl(args.train, labels=args.labels)
     vectorizer = _benchmark.make_features(
         args.features, args.device, args.transformer_model
@@ -139,9 +165,78 @@ def _fit(args):
         file=sys.stderr,
         flush=True,
     )
-    pipeline.fit(data.data, data.target)
+    try:
+        pipeline.fit(data.data, data.target)
+    except ValueError as exc:  # e.g. too few texts for the vectorizer's min_df
+        files = ", ".join(map(str, args.train))
+        raise ValueError(
+            f"fitting on {len(data.data)} texts of {files} failed: {exc}"
+        ) from None
     # The safe format (no pickle): sklearn_zlpr.save, atomically written.
     save({"pipeline": pipeline, "target_names": list(data.target_names)}, args.model)
+    print(f"saved the fitted pipeline to {args.model}")
+    return 0
+
+
+def make_stream_features():
+    """The stateless text features of ``fit --stream``.
+
+    Hashed term counts (:data:`STREAM_FEATURES` columns, no alternating
+    sign), then sublinear tf (``1 + log(tf)``) and l2 normalisation: the
+    ``--features hashing`` pipeline without its IDF weights, which need a
+    pass over the whole file. ``fit`` learns nothing from the data, so
+    fitting it on any chunk gives the same transform.
+
+    Returns
+    -------
+    features : sklearn.pipeline.Pipeline
+        Unfitted ``HashingVectorizer`` then ``TfidfTransformer(use_idf=False)``.
+
+    Examples
+    --------
+    >>> features = make_stream_features().fit(["red fox", "blue"])
+    >>> X = features.transform(["red red fox"])
+    >>> X.shape, round(float(X.power(2).sum()), 6)
+    ((1, 262144), 1.0)
+    """
+    return make_pipeline(
+        HashingVectorizer(n_features=STREAM_FEATURES, alternate_sign=False, norm=None),
+        TfidfTransformer(use_idf=False, sublinear_tf=True),
+    )
+
+
+def _fit_stream(args):
+    if args.labels is not None:
+        names = _read_label_names(args.labels)
+        source = args.labels
+    else:  # one cheap pass over the labels only: no text is kept
+        print("reading the label set (first pass) ...", file=sys.stderr, flush=True)
+        names = _scan_label_names(args.train)
+        source = "a first pass over the labels"
+    if not names:
+        raise ValueError(f"The label set from {source} is empty.")
+    features = make_stream_features()
+    clf = ZLPRClassifier(
+        loss=args.loss, random_state=args.seed, device=args.device, **STREAM_MODEL
+    )
+    print(
+        f"streaming {', '.join(args.train)} in chunks of {args.chunk_size} rows, "
+        f"{len(names)} labels (from {source}), {args.epochs} epoch(s) ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    n_rows = 0
+    for epoch in range(args.epochs):
+        chunks = iter_jsonl_chunks(args.train, labels=names, chunk_size=args.chunk_size)
+        for texts, Y in chunks:
+            if n_rows == 0:
+                features.fit(texts)  # stateless: checks the input only
+            clf.partial_fit(features.transform(texts), Y)
+            n_rows += len(texts)
+        print(f"epoch {epoch + 1}: {n_rows} rows so far", file=sys.stderr, flush=True)
+    pipeline = make_pipeline(*features.named_steps.values(), clf)
+    # The same file format as a fit in memory: predict and evaluate read both.
+    save({"pipeline": pipeline, "target_names": names}, args.model)
     print(f"saved the fitted pipeline to {args.model}")
     return 0
 
@@ -252,7 +347,10 @@ def main(argv=None):
     >>> main(["evaluate", "--model", "no-such-model.pkl", "--test", "t.jsonl"])
     1
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "fit":
+        _check_fit_args(parser, args)
     handlers = {
         None: _main_job,
         "benchmark": _run_benchmark,
@@ -265,6 +363,28 @@ def main(argv=None):
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _check_fit_args(parser, args):
+    """Resolve ``fit``'s defaults; a usage error (exit 2) for a bad combination."""
+    if not args.stream:
+        for option, value in (
+            ("--chunk-size", args.chunk_size),
+            ("--epochs", args.epochs),
+        ):
+            if value is not None:
+                parser.error(f"fit: {option} applies only with --stream.")
+        args.features = args.features or "tfidf"
+        return
+    if args.features not in (None, "hashing"):
+        parser.error(
+            f"fit: --stream needs --features hashing (got --features "
+            f"{args.features}): {args.features} features must see the whole file "
+            "before the first training step, hashed ones are computed chunk by chunk."
+        )
+    args.features = "hashing"
+    args.chunk_size = args.chunk_size or STREAM_CHUNK_SIZE
+    args.epochs = args.epochs or 1
 
 
 def _positive_int(text):
@@ -373,11 +493,40 @@ def build_parser():
         "fit",
         parents=[seeded],
         help="fit a text pipeline on a JSONL file and save it",
+        description="Fit a text pipeline on JSONL file(s) and save it. With "
+        "--stream, the files are read in chunks of --chunk-size rows (never "
+        "more in memory), featurised by stateless hashing and fed to the "
+        "network's partial_fit, --epochs passes over the files.",
     )
     fit.add_argument("--train", required=True, nargs="+", help="training JSONL file(s)")
-    fit.add_argument("--labels", help="label file fixing the label set and order")
+    fit.add_argument(
+        "--labels",
+        help="label file fixing the label set and order (with --stream: "
+        "without it, a first pass over the files reads the labels only)",
+    )
     fit.add_argument("--loss", default="zlpr", choices=list(LOSSES))
-    fit.add_argument("--features", default="tfidf", choices=list(_benchmark.FEATURES))
+    fit.add_argument(
+        "--features",
+        choices=list(_benchmark.FEATURES),
+        help="default tfidf; hashing (stateless, without IDF) with --stream, "
+        "which accepts nothing else",
+    )
+    fit.add_argument(
+        "--stream",
+        action="store_true",
+        help="train in chunks over files larger than memory (see --chunk-size)",
+    )
+    fit.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        help=f"with --stream: rows per chunk (default {STREAM_CHUNK_SIZE})",
+    )
+    fit.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help="with --stream: passes over the files, one partial_fit epoch per "
+        "chunk each (default 1)",
+    )
     fit.add_argument("--transformer-model", help="model for transformer features")
     fit.add_argument("--device", default="auto")
     fit.add_argument(

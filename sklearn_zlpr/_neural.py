@@ -295,8 +295,10 @@ class NeuralStrategy(ModelStrategy):
         The reference is the loss of the scores that know nothing, all 0:
         a model whose final training loss is 10 times that has diverged.
         """
-        losses = self.net_.history[:, "train_loss"] if len(self.net_.history) else []
-        if not len(losses):
+        if getattr(self, "interrupted_", None):
+            return  # stopped early (Ctrl-C, on_nonfinite="restore"): said so
+        losses = [h["train_loss"] for h in self.net_.history if "train_loss" in h]
+        if not losses:
             return
         rows = Y[: min(Y.shape[0], 2048)]
         target = torch.as_tensor(rows.toarray(), dtype=torch.float32)

@@ -627,7 +627,7 @@ def load(path, trusted=None):
         archive = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise ValueError(
             f"{path} is not a model file written by sklearn_zlpr.save ({exc}). "
             "Files from 'sklearn-zlpr fit' before version 0.1 are pickles: see "
@@ -640,6 +640,7 @@ def load(path, trusted=None):
             KeyError,
             ValueError,
             RecursionError,
+            EOFError,
             zipfile.BadZipFile,
             OSError,
         ) as exc:

@@ -28,6 +28,7 @@ __all__ = [
     "fetch_goemotions",
     "fetch_reuters21578",
     "get_data_home",
+    "iter_jsonl_chunks",
     "load_goemotions_sample",
     "load_jsonl",
 ]
@@ -151,13 +152,7 @@ def load_jsonl(path_or_paths, *, labels=None, unknown_labels="error"):
         raise ValueError(
             f"unknown_labels must be 'error' or 'ignore'; got {unknown_labels!r}."
         )
-    paths = (
-        [path_or_paths]
-        if isinstance(path_or_paths, (str, Path))
-        else list(path_or_paths)
-    )
-    if not paths:
-        raise ValueError("No file given.")
+    paths = _as_paths(path_or_paths)
     texts, label_lists, first_seen = [], [], {}
     for path in paths:
         for number, text, row_labels in _read_rows(path):
@@ -203,6 +198,139 @@ def load_jsonl(path_or_paths, *, labels=None, unknown_labels="error"):
         target_names=np.array(names, dtype=object),
         filenames=[str(p) for p in paths],
     )
+
+
+def _as_paths(path_or_paths):
+    paths = (
+        [path_or_paths]
+        if isinstance(path_or_paths, (str, Path))
+        else list(path_or_paths)
+    )
+    if not paths:
+        raise ValueError("No file given.")
+    return paths
+
+
+def _scan_label_names(path_or_paths):
+    """The sorted label names of JSONL files, read without keeping any text.
+
+    One pass that holds only the set of names (the label set of
+    ``load_jsonl(..., labels=None)``), for streamed fits without a label file.
+    """
+    paths = _as_paths(path_or_paths)
+    names, rows = set(), 0
+    for path in paths:
+        for _, _, row_labels in _read_rows(path):
+            names.update(row_labels)
+            rows += 1
+    if not rows:
+        raise ValueError(f"No rows found in {', '.join(map(str, paths))}.")
+    return sorted(names)
+
+
+def iter_jsonl_chunks(
+    path_or_paths, *, labels, chunk_size=10000, unknown_labels="error"
+):
+    """Read JSON Lines files in chunks, holding one chunk of texts at a time.
+
+    The streaming counterpart of :func:`load_jsonl`, for files larger than
+    memory: feed each chunk to a stateless vectoriser (``HashingVectorizer``)
+    and an estimator's ``partial_fit``. The label set must be known in advance,
+    since it cannot be discovered without reading every line.
+
+    Parameters
+    ----------
+    path_or_paths : str, Path or list of them
+        One or more ``.jsonl`` files, plain or gzip-compressed, in the format of
+        :func:`load_jsonl`; several files are read in order, and a chunk may
+        span two files. Blank lines are skipped.
+    labels : list of str, str or Path
+        The label set and its column order: a list of names, or the path of a
+        file with one name per line.
+    chunk_size : int, default=10000
+        Rows per chunk; the last chunk may be smaller.
+    unknown_labels : {"error", "ignore"}, default="error"
+        What to do with a label that is not in ``labels``: raise a
+        ``ValueError`` naming it and its line (chunks before it have already
+        been yielded), or drop it; the dropped entries are counted in one
+        warning once the files are read.
+
+    Yields
+    ------
+    texts : list of str
+        The texts of the chunk.
+    Y : scipy.sparse.csr_matrix of int64, shape (len(texts), n_labels)
+        Their label indicator matrix, columns in the order of ``labels``.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> from sklearn_zlpr.datasets import iter_jsonl_chunks
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "d.jsonl"
+    >>> rows = [{"text": f"t{i}", "labels": ["x"] if i % 2 else []} for i in range(5)]
+    >>> _ = path.write_text("\\n".join(json.dumps(r) for r in rows))
+    >>> for texts, Y in iter_jsonl_chunks(path, labels=["x", "y"], chunk_size=2):
+    ...     print(texts, Y.toarray().tolist())
+    ['t0', 't1'] [[0, 0], [1, 0]]
+    ['t2', 't3'] [[0, 0], [1, 0]]
+    ['t4'] [[0, 0]]
+    """
+    if unknown_labels not in ("error", "ignore"):
+        raise ValueError(
+            f"unknown_labels must be 'error' or 'ignore'; got {unknown_labels!r}."
+        )
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
+        raise ValueError(
+            f"chunk_size must be an int of at least 1; got {chunk_size!r}."
+        )
+    paths = _as_paths(path_or_paths)
+    names = _read_label_names(labels)
+    column = {name: j for j, name in enumerate(names)}
+    unknown, dropped, n_rows = set(), 0, 0
+
+    def chunk(texts, rows, cols):
+        data = np.ones(len(rows), dtype=np.int64)
+        shape = (len(texts), len(names))
+        return texts, sp.csr_matrix((data, (rows, cols)), shape=shape)
+
+    texts, rows, cols = [], [], []
+    for path in paths:
+        for number, text, row_labels in _read_rows(path):
+            i = len(texts)
+            for name in set(row_labels):
+                j = column.get(name)
+                if j is not None:
+                    rows.append(i)
+                    cols.append(j)
+                elif unknown_labels == "error":
+                    raise ValueError(
+                        f"{path}, line {number}: label {name!r} is not in the label "
+                        "list. Add it to the label list, or pass "
+                        "unknown_labels='ignore' to drop it."
+                    )
+                else:
+                    unknown.add(name)
+                    dropped += 1
+            texts.append(text)
+            n_rows += 1
+            if len(texts) == chunk_size:
+                yield chunk(texts, rows, cols)
+                texts, rows, cols = [], [], []
+    if texts:
+        yield chunk(texts, rows, cols)
+    if not n_rows:
+        raise ValueError(f"No rows found in {', '.join(map(str, paths))}.")
+    if dropped:
+        warnings.warn(
+            f"Dropped {dropped} label occurrence(s) of {len(unknown)} label(s) not in "
+            f"the label list: {sorted(unknown)[:5]}.",
+            UserWarning,
+            stacklevel=2,
+        )
 
 
 def load_goemotions_sample(subset="train"):

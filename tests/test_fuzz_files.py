@@ -23,8 +23,11 @@ from sklearn_zlpr import UntrustedTypeError, ZLPRClassifier, load, save
 from sklearn_zlpr.__main__ import main
 from sklearn_zlpr.datasets import load_jsonl
 
+# derandomize: the same examples on every run, so that CI is reproducible (run
+# with --hypothesis-seed=random locally to explore further).
 FUZZ = settings(
     max_examples=60,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -155,7 +158,12 @@ def _cli(args):
         return exc.code
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(
     train=_file_bytes(), test=_file_bytes(), labels=st.none() | st.binary(max_size=40)
 )
@@ -173,8 +181,10 @@ def test_cli_fails_clearly_and_writes_no_partial_model(
     code = _cli(args)
     err = capsys.readouterr().err
     if code != 0:
-        assert code == 1 and err.startswith("error: ") and "Traceback" not in err
-        assert err.count("\n") == 1  # one line
+        # One error line (after the progress line of a fit that got that far).
+        errors = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert code == 1 and len(errors) == 1 and "Traceback" not in err
+        assert err.splitlines()[-1] == errors[0]
         assert not model.exists()
         assert sorted(os.listdir(folder)) == sorted(
             ["train.jsonl", "test.jsonl"]
