@@ -140,19 +140,8 @@ def _numeric_layers(estimator):
         W = _numpy(bag.weight)
         if bag.padding_idx is not None:  # the bag skips it: a zero row
             W[bag.padding_idx] = 0.0
-        if module.column_index is not None:
-            # A table with rows for the training columns only (sparse X
-            # whose columns were not all used in fit, e.g. hashed features):
-            # the exported scores disagreed with decision_function on one
-            # row in CI, and the cause is not found yet, so it is refused
-            # rather than risk wrong scores.
-            raise ValueError(
-                "export_onnx does not support a network whose embedding table "
-                "has rows for the training columns only (some columns of X "
-                "were never non-zero in fit, as with hashed features). Fit with "
-                "warm_start=True, which keeps a row for every column, to export it."
-            )
-        index = None
+        index = module.column_index
+        index = None if index is None else _numpy(index).astype(np.int64)
     elif isinstance(module, DenseMLP):
         W, index = _numpy(module.weight), None
     else:
@@ -196,26 +185,39 @@ def _first_layer_sparse(g, W, index, b, dtype):
     weights = "weights" if dtype == "float" else g.op("Cast", "weights", to=T.DOUBLE)
     one = g.const(np.array([1], np.int64))
     terms = g.op("Mul", rows, g.op("Unsqueeze", weights, one))
-    # Sample of each stored value: #{i: offsets[i] <= j} - 1, by counting the
-    # row starts at each position (empty rows share one) and a cumulative sum.
-    nnz, n = g.op("Shape", "indices"), g.op("Shape", "offsets")
-    zeros = g.op(
+    # Each row's sum over its stored values: the difference of a cumulative
+    # sum at the row's end and start (rows are contiguous runs, in CSR order).
+    # Not ScatterND(reduction="add"): onnxruntime's CPU kernel lost updates
+    # now and then (a whole row's scores off by 10 %). The cumulative sum is
+    # in float64, so its rounding stays far below float32's.
+    if dtype == "float":
+        terms = g.op("Cast", terms, to=T.DOUBLE)
+    cumsum = g.op("CumSum", terms, g.const(np.int64(0)))
+    zero_row = g.op(
         "ConstantOfShape",
-        g.op("Add", nnz, one),
-        value=g.onnx.numpy_helper.from_array(np.zeros(1, np.int64)),
+        g.op(
+            "Concat",
+            one,
+            g.op("Slice", g.op("Shape", terms), one, g.const(np.array([2], np.int64))),
+            axis=0,
+        ),
+        value=g.onnx.numpy_helper.from_array(np.zeros(1, np.float64)),
     )
-    ones = g.op("Expand", g.const(np.int64(1)), n)
-    starts = g.op("ScatterElements", zeros, "offsets", ones, reduction="add")
-    counts = g.op("CumSum", starts, g.const(np.int64(0)))
-    counts = g.op("Slice", counts, g.const(np.array([0], np.int64)), nnz)
-    sample = g.op("Unsqueeze", g.op("Sub", counts, g.const(np.int64(1))), one)
-    out_shape = g.op("Concat", n, g.const(np.array([W.shape[1]], np.int64)), axis=0)
-    empty = g.op(
-        "ConstantOfShape",
-        out_shape,
-        value=g.onnx.numpy_helper.from_array(np.zeros(1, W.dtype)),
+    cumsum = g.op("Concat", zero_row, cumsum, axis=0)  # (nnz + 1, d)
+    nnz = g.op("Shape", "indices")
+    ends = g.op(
+        "Concat",
+        g.op("Slice", "offsets", one, g.const(np.array([2**62], np.int64))),
+        nnz,
+        axis=0,
     )
-    h = g.op("ScatterND", empty, sample, terms, reduction="add")
+    h = g.op(
+        "Sub",
+        g.op("Gather", cumsum, ends, axis=0),
+        g.op("Gather", cumsum, "offsets", axis=0),
+    )
+    if dtype == "float":
+        h = g.op("Cast", h, to=T.FLOAT)
     return g.op("Add", h, g.const(b, "b"))
 
 
