@@ -119,7 +119,7 @@ class _Writer:
 
     def array(self, a):
         a = np.asarray(a)
-        if a.dtype == object or a.dtype.kind in "OV":
+        if a.dtype.kind in "OV":
             values = a.ravel().tolist()
             if all(isinstance(v, str) for v in values):
                 return {"__strarray__": values, "shape": list(a.shape)}
@@ -292,11 +292,8 @@ def _encode_zlpr(clf, writer):
 
 
 def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    return repr(value)
+    """json.dumps' fallback for history values: numpy scalars, else their repr."""
+    return value.item() if isinstance(value, np.generic) else repr(value)
 
 
 # --------------------------------------------------------------------------
