@@ -437,7 +437,7 @@ def _decode_zlpr(cls, state, reader):
         model = STRATEGIES[clf.encoder_]({**params, "device": device}, clf.encoder_)
         model.settings_ = settings
         rule = DecisionRule(clf.threshold_, clf.top_k_, clf.min_labels_, clf.max_labels)
-        shape_x = _Shape((0, clf.n_features_in_))
+        shape_x = _Shape((0, getattr(clf, "n_features_in_", 0)))  # (texts: none)
         shape_y = _Shape((0, n_labels))
         columns = reader.decode(net_state["columns"])
         model._build(

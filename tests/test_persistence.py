@@ -348,3 +348,19 @@ def test_continued_training_after_loading(numeric, tmp_path):
     assert len(again.net_.history) == 3
     # The optimizer's moments and the batch order were saved: the same epoch.
     np.testing.assert_array_equal(again.decision_function(X), clf.decision_function(X))
+
+
+def test_a_fine_tuned_transformer_round_trips(tiny_bert_dir, tiny_texts, tmp_path):
+    # Raw texts have no n_features_in_: the network is rebuilt without it.
+    X, Y = tiny_texts
+    clf = ZLPRClassifier(
+        encoder="transformer",
+        transformer_model=tiny_bert_dir,
+        max_epochs=1,
+        batch_size=32,
+        random_state=0,
+        device="cpu",
+    ).fit(X, Y)
+    assert not hasattr(clf, "n_features_in_")
+    again = load(save(clf, tmp_path / "m.zlpr"))
+    _same_predictions(clf, again, X)
