@@ -13,6 +13,14 @@ from ._decision import evaluate
 from .metrics import _get_metric
 
 
+def unwrapped(module):
+    """``module`` itself, out of a ``DistributedDataParallel`` wrapper if any
+    (its state's keys then match the plain module's)."""
+    if isinstance(module, torch.nn.parallel.DistributedDataParallel):
+        return module.module
+    return module
+
+
 class EpochDiagnostics(Callback):
     """Record per-epoch diagnostics and, optionally, a validation metric.
 
@@ -206,11 +214,11 @@ class BestEpoch(EarlyStopping):
         # KeyboardInterrupt to stop only after an epoch without one.
         super().on_epoch_end(net, **kwargs)
         if self.best_epoch_ == net.history[-1, "epoch"]:
-            self._keep(net.module_.state_dict())
+            self._keep(unwrapped(net.module_).state_dict())
 
     def on_train_end(self, net, **kwargs):
         if self.restores(net):
-            net.module_.load_state_dict(self._best.load(net.device))
+            unwrapped(net.module_).load_state_dict(self._best.load(net.device))
             self._sink(
                 f"Restoring best model from epoch {self.best_epoch_}.",
                 verbose=net.verbose,

@@ -326,6 +326,22 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         no epochs, refuse it); ``partial_fit`` ignores it. Files are read with
         ``torch.load(weights_only=True)``: no arbitrary code is unpickled.
 
+    data_parallel : bool, default=False
+        Train the network across the processes of a launcher (``accelerate
+        launch``, ``torchrun``) with torch DDP through Hugging Face Accelerate
+        (the ``distributed`` extra): every process runs the same script and
+        calls ``fit`` with the same data; each computes the gradient of its
+        share of every batch, the gradients are averaged, and every process
+        ends with the same fitted estimator, a plain one that pickles and
+        predicts in one process. ``batch_size`` is the global batch (a multiple
+        of the number of processes; ``"auto"`` is rounded up to one). Each
+        process uses the GPU of its local rank (or the CPU, with
+        ``device="cpu"`` or none). Embedding gradients are dense
+        (``sparse_gradients`` True is refused), ``checkpoint_dir`` is refused,
+        and ``partial_fit`` is single-process. Without a launcher it trains in
+        one process. Trains the network (``solver="auto"`` chooses it). See
+        the user guide's "Scaling out".
+
     solver : {"auto", "lbfgs", "newton-cg", "minibatch"}, default="auto"
         How the model is trained. ``"lbfgs"`` (a diagonally preconditioned
         L-BFGS, on the model's device) or ``"newton-cg"`` (scipy's trust-region
@@ -339,10 +355,10 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         ``max_epochs`` epochs. ``"auto"`` is ``"lbfgs"`` unless something only
         the network does is asked for: another loss, hidden layers, raw texts,
         ``label_smoothing``, ``rdrop_alpha``, ``callbacks``,
-        ``checkpoint_dir``, or any of the network's training parameters
-        (``optimizer``, ``lr``, ``batch_size``, ``max_epochs``, ``dropout``,
-        ...) set to a non-default value; and ``"minibatch"`` for
-        ``partial_fit``.
+        ``checkpoint_dir``, ``data_parallel``, or any of the network's
+        training parameters (``optimizer``, ``lr``, ``batch_size``,
+        ``max_epochs``, ``dropout``, ...) set to a non-default value; and
+        ``"minibatch"`` for ``partial_fit``.
 
     C : float or "auto", default="auto"
         Inverse regularisation of the linear solvers, as in
@@ -524,6 +540,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         "net_params": [dict, None],
         "on_nonfinite": [StrOptions({"raise", "restore"})],
         "checkpoint_dir": [str, os.PathLike, None],
+        "data_parallel": ["boolean"],
         "solver": [StrOptions({"auto", "minibatch", *SOLVERS})],
         "C": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "tol": [Interval(Real, 0, None, closed="neither")],
@@ -573,6 +590,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         net_params=None,
         on_nonfinite="raise",
         checkpoint_dir=None,
+        data_parallel=False,
         solver="auto",
         C="auto",
         tol=1e-3,
@@ -618,6 +636,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         self.net_params = net_params
         self.on_nonfinite = on_nonfinite
         self.checkpoint_dir = checkpoint_dir
+        self.data_parallel = data_parallel
         self.solver = solver
         self.C = C
         self.tol = tol
@@ -769,6 +788,11 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         >>> clf.n_iter_, clf.predict(X[:3]).shape
         (2, (3, 4))
         """
+        if self.data_parallel:
+            raise ValueError(
+                "partial_fit trains in one process; data_parallel=True applies to "
+                "fit. Set data_parallel=False to train on a stream of batches."
+            )
         first = not hasattr(self, "_model")
         X, Y, sample_weight = self._check_data(X, y, sample_weight, first, classes)
         if first:

@@ -146,6 +146,11 @@ def linear_incompatibilities(params, encoder):
             "checkpoint_dir (it saves the network's training state after each "
             "epoch; a linear solver has no epochs)"
         )
+    if params.get("data_parallel"):
+        reasons.append(
+            "data_parallel=True (it shares the network's mini-batches among "
+            "processes; the linear solvers use all the data at once)"
+        )
     return reasons
 
 

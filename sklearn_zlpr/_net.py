@@ -8,7 +8,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 
-from ._callbacks import BestEpoch, StateCopy
+from ._callbacks import BestEpoch, StateCopy, unwrapped
 from ._data import SparseBatch, TextBatch
 from .losses import prediction_rule, rdrop_divergence
 
@@ -110,10 +110,14 @@ class ZLPRNet(NeuralNet):
             if weight is not None:
                 div = div * weight.to(div.device)
             loss = 0.5 * (loss + loss2) + self.rdrop_alpha * div.mean()
-        loss.backward()
+        self.backward(loss)
         if self.on_nonfinite is not None:
             self.check_step(loss)
         return {"loss": loss, "y_pred": y_pred}
+
+    def backward(self, loss):
+        """The backward pass of a training step (a hook for data parallelism)."""
+        loss.backward()
 
     # ------------------------------------------------ non-finite values
     def check_step(self, loss):
@@ -194,13 +198,15 @@ class ZLPRNet(NeuralNet):
         if self._last_finite is not None:
             self._last_finite[1].drop()
         epoch = self.history[-1, "epoch"] if len(self.history) else 0
-        copy = StateCopy(self.module_.state_dict(), 256 * 2**20, "sklearn_zlpr_finite_")
+        copy = StateCopy(
+            unwrapped(self.module_).state_dict(), 256 * 2**20, "sklearn_zlpr_finite_"
+        )
         self._last_finite = (epoch, copy)
 
     def _restore_last_finite(self):
         """Load the last finite weights; return the epoch the model keeps."""
         epoch, copy = self._last_finite
-        self.module_.load_state_dict(copy.load(self.device))
+        unwrapped(self.module_).load_state_dict(copy.load(self.device))
         copy.drop()
         self._last_finite = None
         # The optimizers' moments may hold the non-finite values: start them

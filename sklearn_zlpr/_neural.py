@@ -22,6 +22,13 @@ from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import GradientNormClipping, ProgressBar
 from skorch.helper import predefined_split
 
+from ._accelerate import (
+    AcceleratedZLPRNet,
+    check_same_data,
+    data_parallel_params,
+    global_batch_size,
+    make_accelerator,
+)
 from ._callbacks import (
     BestEpoch,
     EpochCheckpoint,
@@ -33,7 +40,7 @@ from ._checkpoint import Checkpoint, fit_key, resume
 from ._data import BatchDataset, identity_collate
 from ._hf import load_tokenizer, resolve_model
 from ._modules import DenseMLP, SparseMLP, TransformerMLP
-from ._net import NonFiniteTrainingError, ZLPRNet
+from ._net import NonFiniteTrainingError, ZLPRNet, unwrapped
 from ._strategy import ModelStrategy
 from ._validation import resolve_device
 from .metrics import _get_metric
@@ -243,7 +250,19 @@ class NeuralStrategy(ModelStrategy):
     """
 
     def check_params(self, X, Y, *, n_train):
-        self.settings_ = resolve_settings(self.params, self.encoder, n_train)
+        params, self._accelerator = self.params, None
+        if params.get("data_parallel"):  # torch DDP through Accelerate
+            params = data_parallel_params(params)
+            self._accelerator = make_accelerator(
+                params["device"], unused_parameters=self.encoder == "transformer"
+            )
+            device = self._accelerator.device  # ("cpu:0" pickles badly)
+            device = "cpu" if device.type == "cpu" else str(device)
+            size = resolve_settings(params, self.encoder, n_train)["batch_size"]
+            auto = isinstance(params["batch_size"], str)
+            size = global_batch_size(size, self._accelerator.num_processes, auto=auto)
+            params = {**params, "batch_size": size, "device": device}
+        self.settings_ = resolve_settings(params, self.encoder, n_train)
         checkpoint_dir = self.params["checkpoint_dir"]
         if checkpoint_dir is not None:
             random_state = self.params["random_state"]
@@ -272,6 +291,8 @@ class NeuralStrategy(ModelStrategy):
     ):
         p = self.params
         sample_weight = _mean_one(sample_weight)
+        if self._accelerator is not None:
+            check_same_data(self._accelerator, X, Y, sample_weight, validation)
         # Continuing the previous network keeps its table layout.
         columns = self.settings_["columns"] if previous is None else previous.columns_
         self._build(X, Y, criterion, rule, seed, columns, p["early_stopping"])
@@ -388,6 +409,9 @@ class NeuralStrategy(ModelStrategy):
             finally:
                 if saver is not None:
                     saver.checkpoint = None
+                if isinstance(net, AcceleratedZLPRNet):  # a plain net again
+                    net.to_local()
+                    self._accelerator = None
         # The split holds the validation rows: drop it so that the fitted
         # estimator (and its pickle) does not carry training data around.
         net.train_split = None
@@ -404,7 +428,7 @@ class NeuralStrategy(ModelStrategy):
 
     def _load_weights(self, previous):
         old = previous.net_.module_.state_dict()
-        new = self.net_.module_.state_dict()
+        new = unwrapped(self.net_.module_).state_dict()
         changed = [k for k in new if k not in old or old[k].shape != new[k].shape] + [
             k for k in old if k not in new
         ]
@@ -416,7 +440,7 @@ class NeuralStrategy(ModelStrategy):
                 "a new network, or restore the architecture parameters "
                 "(hidden_layer_sizes, encoder, transformer_model, ...)."
             )
-        self.net_.module_.load_state_dict(old)
+        unwrapped(self.net_.module_).load_state_dict(old)
 
     def _build(self, X, Y, criterion, rule, seed, columns, early_stopping):
         """Create the skorch net (not yet initialised) from the settings."""
@@ -484,7 +508,10 @@ class NeuralStrategy(ModelStrategy):
             **module_kwargs,
         )
         net_kwargs.update(p["net_params"] or {})
-        self.net_ = ZLPRNet(**net_kwargs)
+        if getattr(self, "_accelerator", None) is None:
+            self.net_ = ZLPRNet(**net_kwargs)
+        else:
+            self.net_ = AcceleratedZLPRNet(accelerator=self._accelerator, **net_kwargs)
 
     def _module_kwargs(self, X, columns):
         """The torch module of the net and its arguments (skorch's routing)."""
