@@ -89,33 +89,39 @@ TINY_WORDS = (
 )
 
 
-@pytest.fixture(scope="session")
-def tiny_bert_dir(tmp_path_factory):
-    """A tiny randomly initialised BERT (2 layers, width 32) saved as a local model.
+def save_tiny_bert(path, words=TINY_WORDS, **config):
+    """Save a tiny randomly initialised BERT (seed 0) and its tokenizer to ``path``.
 
-    Built here, offline, with a WordPiece tokenizer over a small vocabulary, so
-    the transformer paths can be tested in seconds.
+    A WordPiece tokenizer over ``words``; ``config`` overrides the
+    ``BertConfig`` (2 layers, width 32). Built offline, in a second.
     """
     transformers = pytest.importorskip("transformers")
     import torch
 
-    path = tmp_path_factory.mktemp("tiny_bert")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *TINY_WORDS]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
     # from_pretrained on a folder with vocab.txt works across transformers 4 and 5.
     tokenizer = transformers.BertTokenizerFast.from_pretrained(path)
     tokenizer.save_pretrained(path)
-    config = transformers.BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
+    settings = {
+        "vocab_size": len(vocab),
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "max_position_embeddings": 64,
+        **config,
+    }
     torch.manual_seed(0)
-    transformers.BertModel(config).save_pretrained(path)
+    transformers.BertModel(transformers.BertConfig(**settings)).save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory):
+    """A tiny randomly initialised BERT (2 layers, width 32) saved as a local model,
+    so that the transformer paths can be tested in seconds."""
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
 @pytest.fixture(scope="session")

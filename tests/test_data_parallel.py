@@ -24,6 +24,7 @@ from sklearn_zlpr._accelerate import global_batch_size
 from sklearn_zlpr._net import ZLPRNet
 
 from . import _data_parallel_worker as worker
+from .conftest import save_tiny_bert
 
 pytest.importorskip("accelerate")  # (installed by the test extra)
 
@@ -41,26 +42,12 @@ def _free_port():
 @pytest.fixture(scope="module")
 def tiny_bert_without_dropout(tmp_path_factory):
     """A tiny BERT with dropout off: one process and two draw no masks."""
-    transformers = pytest.importorskip("transformers")
-    import torch
-
-    path = tmp_path_factory.mktemp("tiny_bert_no_dropout")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *worker.WORDS]
-    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    transformers.BertTokenizerFast.from_pretrained(path).save_pretrained(path)
-    config = transformers.BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=32,
+    return save_tiny_bert(
+        tmp_path_factory.mktemp("tiny_bert_no_dropout"),
+        worker.WORDS,
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
     )
-    torch.manual_seed(0)
-    transformers.BertModel(config).save_pretrained(path)
-    return path
 
 
 @pytest.fixture(scope="module")
