@@ -509,7 +509,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "threshold": [
             Interval(Real, None, None, closed="neither"),
-            StrOptions({"auto", "auto_per_label"}),
+            StrOptions({"auto", "auto_per_label", "cardinality"}),
             None,
         ],
         "threshold_metric": [StrOptions(_SET_METRICS)],
@@ -568,7 +568,7 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=3,
-        threshold=None,
+        threshold="cardinality",
         threshold_metric="example_f1",
         min_labels="auto",
         max_labels=None,
@@ -733,10 +733,23 @@ class ZLPRClassifier(ClassifierMixin, BaseEstimator):
             seed=seed,
             previous=previous,
         )
-        if validation is not None and rule.tune is not None:
-            rule = rule.tuned(model.raw_scores(validation[0]), validation[1])
+        rule = self._tuned_rule(model, rule, validation)
         self._set_fitted(model, criterion, rule)
         return self
+
+    @staticmethod
+    def _tuned_rule(model, rule, validation):
+        """``rule`` tuned on held-out scores: the validation split's, else the
+        linear model's cross-fitted ones (``threshold="cardinality"``); fixed
+        at its starting threshold when there are none."""
+        cross_fitted = getattr(model, "held_out_scores", lambda: None)()
+        if rule.tune is None:
+            return rule
+        if validation is not None:
+            return rule.tuned(model.raw_scores(validation[0]), validation[1])
+        if cross_fitted is not None:
+            return rule.tuned(*cross_fitted)
+        return rule.with_threshold(rule.threshold)
 
     def _check_partial_fit(self):
         """``partial_fit`` exists for the network only (as in ``MLPClassifier``)."""

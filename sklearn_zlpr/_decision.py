@@ -39,10 +39,13 @@ class DecisionRule:
         At least this many labels per row.
     max_labels : int or None, default=None
         At most this many labels per row.
-    tune : {None, "auto", "auto_per_label"}, default=None
-        Whether :meth:`tuned` fits the threshold on validation data: one
-        threshold maximising ``metric``, or one per label maximising that
-        label's F1 (labels without a positive keep the global one).
+    tune : {None, "auto", "auto_per_label", "cardinality"}, default=None
+        Whether :meth:`tuned` fits the threshold on held-out data: one
+        threshold maximising ``metric``, one per label maximising that
+        label's F1 (labels without a positive keep the global one), or
+        (``"cardinality"``) the one under which the held-out rows get as many
+        labels as they have (:func:`cardinality_threshold`), at most the
+        starting threshold.
     metric : str, default="example_f1"
         The set metric ``tune="auto"`` maximises (a name of the metrics
         registry, or its scorer name; lower-is-better metrics are minimised).
@@ -80,15 +83,17 @@ class DecisionRule:
             pred = (scores > self.threshold).astype(np.int64)
         return _bound_label_counts(pred, scores, self.min_labels, self.max_labels)
 
-    def tuned(self, scores, y_true):
+    def tuned(self, scores, y_true, sample_weight=None):
         """The rule with its threshold fitted on ``(scores, y_true)``.
 
         Parameters
         ----------
         scores : ndarray of shape (n_samples, n_labels)
-            Validation scores.
+            Held-out scores (of a validation split, or out-of-fold).
         y_true : {ndarray, sparse matrix} of shape (n_samples, n_labels)
-            Validation targets (``> 0.5`` is positive).
+            Their targets (``> 0.5`` is positive).
+        sample_weight : ndarray of shape (n_samples,) or None, default=None
+            Row weights (``tune="cardinality"`` only).
 
         Returns
         -------
@@ -99,6 +104,10 @@ class DecisionRule:
             return self
         scores = np.asarray(scores, dtype=np.float64)
         truth = sp.csr_matrix(y_true > 0.5, dtype=np.int8)
+        if self.tune == "cardinality":
+            base = np.inf if self.threshold is None else float(self.threshold)
+            fitted = cardinality_threshold(scores, truth, sample_weight)
+            return self.with_threshold(min(fitted, base))
         metric = _get_metric(self.metric, response="predict", param="threshold_metric")
         sign = metric.sign
         base = 0.0 if self.threshold is None else float(np.mean(self.threshold))
@@ -173,6 +182,10 @@ def make_rule(
     bounds = {"min_labels": min_labels, "max_labels": max_labels}
     if top_k is not None:
         return DecisionRule(None, top_k, **bounds)
+    if isinstance(threshold, str) and threshold == "cardinality":
+        if loss_threshold is None:  # a ranking loss: its top-k rule, as None
+            return DecisionRule(None, max(1, round(cardinality)), **bounds)
+        return DecisionRule(loss_threshold, tune="cardinality", **bounds)
     if isinstance(threshold, str):  # "auto" or "auto_per_label"
         base = 0.0 if loss_threshold is None else loss_threshold
         return DecisionRule(base, tune=threshold, metric=threshold_metric, **bounds)
@@ -181,6 +194,57 @@ def make_rule(
     if loss_threshold is None:
         return DecisionRule(None, max(1, round(cardinality)), **bounds)
     return DecisionRule(loss_threshold, **bounds)
+
+
+def cardinality_threshold(scores, y_true, sample_weight=None):
+    """The global threshold under which held-out rows get their own label count.
+
+    The threshold ``t`` such that the (weighted) mean number of scores above
+    ``t`` per row equals the (weighted) mean number of positive labels per row
+    of ``y_true``: the midpoint between the ``m``-th and ``m+1``-th largest
+    scores, ``m`` that count. A model fitted with a penalty scores unseen rows
+    less confidently than its training rows, so that the loss's own threshold
+    predicts too few labels on them; this threshold, fitted on scores of rows
+    the model did not train on, gives back the number the data have.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_samples, n_labels)
+        Held-out scores.
+    y_true : {ndarray, sparse matrix} of shape (n_samples, n_labels)
+        Their targets (``> 0.5`` is positive).
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Row weights.
+
+    Returns
+    -------
+    float
+        The threshold; ``inf`` when ``y_true`` has no positive (predict none),
+        and below the smallest score when every entry is positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scores = np.array([[2.0, -1.0, -3.0], [0.5, -0.2, -4.0]])
+    >>> y = np.array([[1, 1, 0], [1, 0, 0]])  # 1.5 labels per row
+    >>> cardinality_threshold(scores, y)  # 3 of the 6 scores above it
+    -0.6
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    truth = sp.csr_matrix(y_true > 0.5)
+    n = scores.shape[0]
+    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+    positives = float(weight @ np.asarray(truth.sum(axis=1)).ravel())
+    if n == 0 or positives <= 0:
+        return np.inf
+    flat = scores.ravel()
+    order = np.argsort(-flat, kind="stable")
+    cum = np.cumsum(np.repeat(weight, scores.shape[1])[order])
+    # The first score whose cumulative weight reaches the positives' weight.
+    m = int(np.searchsorted(cum, positives * (1 - 1e-12)))
+    if m + 1 >= flat.size:
+        return float(flat[order[-1]]) - 1.0
+    return float(0.5 * (flat[order[m]] + flat[order[m + 1]]))
 
 
 def _top_k(scores, k):

@@ -66,7 +66,9 @@ def _finite(value, gradient):
     return math.isfinite(value) and math.isfinite(torch.as_tensor(gradient).sum())
 
 
-def minimize_objective(objective, w0, *, solver="lbfgs", tol=1e-4, max_iter=500):
+def minimize_objective(
+    objective, w0, *, solver="lbfgs", tol=1e-4, max_iter=500, from_start=False
+):
     """Minimise ``objective`` from ``w0``; return ``(w, n_iter)``.
 
     Parameters
@@ -84,6 +86,12 @@ def minimize_objective(objective, w0, *, solver="lbfgs", tol=1e-4, max_iter=500)
         when the gradient's norm is ``tol`` times its norm at zero weights.
     max_iter : int, default=500
         Iterations at most; a ``ConvergenceWarning`` says when they ran out.
+    from_start : bool, default=False
+        Make ``tol`` relative to the gradient's norm at ``w0`` instead: "shrink
+        the gradient ``tol`` times from where it starts", for a warm start
+        near another problem's solution (the cross-fitted models of
+        ``threshold="cardinality"``, started at the full model), where the
+        gradient may already be below ``tol`` times its norm at zero.
 
     Returns
     -------
@@ -110,7 +118,10 @@ def minimize_objective(objective, w0, *, solver="lbfgs", tol=1e-4, max_iter=500)
     # gradient, it would have to shrink that one by ``tol`` again).
     zero = torch.zeros_like(torch.as_tensor(w0))
     warm = bool(torch.as_tensor(w0).any())
-    f_zero, g_zero = objective.value_and_gradient(zero) if warm else (f0, g0)
+    if warm and not from_start:
+        f_zero, g_zero = objective.value_and_gradient(zero)
+    else:
+        f_zero, g_zero = f0, g0
     for f, g, where in ((f0, g0, "starting"), (f_zero, g_zero, "zero")):
         if not _finite(f, g):
             raise ValueError(
@@ -121,7 +132,8 @@ def minimize_objective(objective, w0, *, solver="lbfgs", tol=1e-4, max_iter=500)
                 "or StandardScaler) and keep sample_weight near 1 (divide it by "
                 "its mean)."
             )
-    target = tol * float(torch.linalg.vector_norm(torch.as_tensor(g_zero)))
+    reference = g0 if from_start else g_zero
+    target = tol * float(torch.linalg.vector_norm(torch.as_tensor(reference)))
     try:
         if solver == "lbfgs":
             w, n_iter, gradient = _lbfgs(objective, w0, f0, g0, target, max_iter)
