@@ -353,6 +353,11 @@ class ZLPRNet(NeuralNet):
         return loss.mean()
 
     def predict_scores(self, dataset):
-        """Raw scores for every row of ``dataset``, as a float32 CPU tensor."""
-        with torch.inference_mode():
+        """Raw scores for every row of ``dataset``, as a float32 CPU tensor.
+
+        The caller's global torch generator is left alone (a ``DataLoader``
+        draws its base seed from it; scoring must not change what the
+        caller's code draws next).
+        """
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
             return self.forward(dataset, training=False, device="cpu")

@@ -32,12 +32,18 @@ def test_cardinality_threshold_matches_a_naive_search(seed):
     scores = rng.normal(size=(40, 7))
     Y = (rng.rand(40, 7) < 0.3).astype(int)
     weight = rng.randint(1, 4, size=40).astype(float)
-    for w in (None, weight):
-        expected = _naive_threshold(scores, Y, np.ones(40) if w is None else w)
+    for w in (np.ones(40), weight):
         t = cardinality_threshold(scores, Y, w)
-        assert t == pytest.approx(expected)
-        count = (np.ones(40) if w is None else w) @ (scores > t).sum(1)
-        assert count == pytest.approx((np.ones(40) if w is None else w) @ Y.sum(1))
+        assert t == pytest.approx(_naive_threshold(scores, Y, w))
+        # The first cut whose weighted label count reaches Y's (exactly, with
+        # unit weights; an entry's weight past it at most, with others).
+        count, target = w @ (scores > t).sum(1), w @ Y.sum(1)
+        assert target <= count < target + w.max()
+    assert cardinality_threshold(scores, Y) == cardinality_threshold(
+        scores, Y, np.ones(40)
+    )
+    unit = cardinality_threshold(scores, Y)
+    assert (scores > unit).sum() == Y.sum()
 
 
 def test_cardinality_threshold_weights_are_repeated_rows():
@@ -105,9 +111,12 @@ def test_the_cross_fitted_folds_are_those_of_converged_fold_models(split, monkey
     reference = np.vstack(reference)
     np.testing.assert_array_equal(held_Y.toarray(), Y[np.concatenate(halves)])
     # Stopped at half their starting gradient: close, not equal.
-    assert np.corrcoef(scores.ravel(), reference.ravel())[0, 1] > 0.99
+    assert np.corrcoef(scores.ravel(), reference.ravel())[0, 1] > 0.95
     converged = cardinality_threshold(reference, held_Y)
-    assert abs(clf.threshold_ - converged) < 0.1 * max(1.0, abs(converged))
+    assert abs(clf.threshold_ - converged) < 0.05 * max(1.0, abs(converged))
+    # Held out matters: the training rows' own scores would say otherwise.
+    in_sample = cardinality_threshold(clf.decision_function(X), Y)
+    assert abs(in_sample - converged) > 5 * abs(clf.threshold_ - converged)
 
 
 def test_the_network_calibrates_on_its_validation_split(split):

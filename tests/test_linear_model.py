@@ -173,7 +173,7 @@ def test_min_labels_auto_follows_the_training_rows(multilabel_data):
     assert (pred.sum(1) >= 1).all()
     # Exactly the threshold rule plus the best label of each empty row.
     scores = clf.decision_function(X)
-    rule = (scores > 0).astype(int)
+    rule = (scores > clf.threshold_).astype(int)
     empty = rule.sum(1) == 0
     rule[np.flatnonzero(empty), scores[empty].argmax(1)] = 1
     np.testing.assert_array_equal(pred, rule)
