@@ -183,9 +183,9 @@ def make_rule(
     if top_k is not None:
         return DecisionRule(None, top_k, **bounds)
     if isinstance(threshold, str) and threshold == "cardinality":
-        if loss_threshold is None:  # a ranking loss: its top-k rule, as None
-            return DecisionRule(None, max(1, round(cardinality)), **bounds)
-        return DecisionRule(loss_threshold, tune="cardinality", **bounds)
+        if loss_threshold is not None:
+            return DecisionRule(loss_threshold, tune="cardinality", **bounds)
+        threshold = None  # a ranking loss: its top-k rule, as with None
     if isinstance(threshold, str):  # "auto" or "auto_per_label"
         base = 0.0 if loss_threshold is None else loss_threshold
         return DecisionRule(base, tune=threshold, metric=threshold_metric, **bounds)

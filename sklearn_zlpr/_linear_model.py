@@ -186,10 +186,10 @@ def cross_fitted_scores(objective, w, Xs, Y, sample_weight, params):
     if n < CROSS_FIT_MIN_ROWS:
         return None
     order = np.random.RandomState(0).permutation(n)
+    halves = order[: n // 2], order[n // 2 :]
     keep = max(1, CROSS_FIT_ENTRIES // max(n_labels, 1)) // 2
     scores, rows = [], []
-    for fold in (order[: n // 2], order[n // 2 :]):
-        train = np.setdiff1d(order, fold, assume_unique=True)
+    for fold, train in (halves, halves[::-1]):
         part = LinearZLPRObjective(
             Xs[train],
             Y[train],

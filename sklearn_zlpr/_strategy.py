@@ -103,3 +103,7 @@ class ModelStrategy:
     def fitted_attributes(self):
         """The strategy's fitted attributes to expose on the classifier (dict)."""
         return {}
+
+    def held_out_scores(self):
+        """``(scores, Y, sample_weight)`` of rows the last fit held out of its
+        own training (for ``threshold="cardinality"``), or None; given once."""
